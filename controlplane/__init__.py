@@ -1,0 +1,1 @@
+"""smsctl control plane: ingest, rules, alerting and actions for an SMS platform."""

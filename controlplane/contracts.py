@@ -1,0 +1,194 @@
+"""Wire contracts shared with the send tier and probes, with fast strict JSON and msgpack codecs.
+
+Everything that crosses a process boundary (HTTP ingest, the bus) is one of these msgspec Structs.
+Validation is msgspec's: strict types, no unknown coercions, and errors that name the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, TypeVar
+
+import msgspec
+
+UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+MessageClass = Literal["otp", "notification", "marketing"]
+ReceiptStatus = Literal["DELIVERED", "FAILED", "EXPIRED", "REJECTED", "UNKNOWN"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+SupplierState = Literal["active", "draining", "ejected", "probing", "pinned"]
+DegradationLevel = Literal["normal", "sample", "shed_marketing", "shed_notification"]
+
+
+class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A carrier delivery receipt (status report), normalized from a supplier's dialect."""
+
+    message_id: NonEmpty
+    supplier: NonEmpty
+    carrier: NonEmpty
+    message_class: MessageClass
+    status: ReceiptStatus
+    submitted_at: UtcTime
+    reported_at: UtcTime
+    raw_status: str | None = None
+    error_code: str | None = None
+    # Set by whoever first receives the receipt; ingest stamps it when a client leaves it out.
+    received_at: UtcTime | None = None
+
+
+class SubmitResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The outcome of one submit of one message to one supplier."""
+
+    message_id: NonEmpty
+    supplier: NonEmpty
+    carrier: NonEmpty
+    message_class: MessageClass
+    accepted: bool
+    latency_ms: Annotated[float, msgspec.Meta(ge=0)]
+    at: UtcTime
+    error_code: str | None = None
+
+
+class SupplierLog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A structured line from a supplier adapter's log (errors, balance warnings, throttling)."""
+
+    supplier: NonEmpty
+    level: LogLevel
+    code: str
+    text: str
+    at: UtcTime
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ProbeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One run of one synthetic check."""
+
+    probe: NonEmpty
+    target: NonEmpty
+    ok: bool
+    at: UtcTime
+    latency_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    detail: str = ""
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class RouteEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One supplier's place in a route: its state and traffic weight."""
+
+    supplier: NonEmpty
+    state: SupplierState
+    weight: Annotated[float, msgspec.Meta(ge=0)]
+
+
+class Route(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ordered suppliers for one (carrier, message class)."""
+
+    carrier: NonEmpty
+    message_class: MessageClass
+    suppliers: list[RouteEntry]
+
+
+class RoutingTable(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A version of the routing table; the control plane owns it, dispatchers read it."""
+
+    version: int
+    at: UtcTime
+    routes: list[Route]
+    changed_by: str = ""
+    reason: str = ""
+
+
+class DegradationPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A version of the status-report degradation policy."""
+
+    version: int
+    at: UtcTime
+    level: DegradationLevel
+    sample_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
+    until: UtcTime | None = None
+    reason: str = ""
+
+
+Event = Receipt | SubmitResult | SupplierLog | ProbeResult
+EventT = TypeVar("EventT", Receipt, SubmitResult, SupplierLog, ProbeResult)
+
+# The bus subject each kind of event travels on, and the kind names used in URLs and metrics.
+EVENT_KINDS: Final[dict[str, tuple[type[Event], str]]] = {
+    "receipts": (Receipt, "sms.receipts"),
+    "submits": (SubmitResult, "sms.submitted"),
+    "logs": (SupplierLog, "sms.supplier_logs"),
+    "probes": (ProbeResult, "probe.results"),
+}
+
+
+class ContractError(ValueError):
+    """An event that does not fit its contract; `field` names the offending JSON path."""
+
+    def __init__(self, message: str, field: str | None, index: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        # Position in a list being decoded, when the error was inside one.
+        self.index = index
+
+
+_AT_PATH = re.compile(r"- at `\$(?:\[(\d+)\])?\.?([^`]*)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+
+
+def contract_error(exc: msgspec.MsgspecError) -> ContractError:
+    """Turn msgspec's message into one that names the field (`$.a.b` → `a.b`)."""
+    text = str(exc)
+    field = None
+    index = None
+    if match := _AT_PATH.search(text):
+        index = int(match.group(1)) if match.group(1) is not None else None
+        field = match.group(2) or None
+    for pattern in (_MISSING, _UNKNOWN):
+        if found := pattern.search(text):
+            field = f"{field}.{found.group(1)}" if field else found.group(1)
+    return ContractError(text, field, index)
+
+
+_json_encoder = msgspec.json.Encoder()
+_msgpack_encoder = msgspec.msgpack.Encoder()
+_json_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_json_list_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_msgpack_list_decoders: dict[type[Any], msgspec.msgpack.Decoder[Any]] = {}
+for _kind_type, _subject in EVENT_KINDS.values():
+    _json_decoders[_kind_type] = msgspec.json.Decoder(_kind_type)
+    _json_list_decoders[_kind_type] = msgspec.json.Decoder(list[_kind_type])  # type: ignore[valid-type]
+    _msgpack_list_decoders[_kind_type] = msgspec.msgpack.Decoder(list[_kind_type])  # type: ignore[valid-type]
+
+
+def to_json(value: Any) -> bytes:
+    return _json_encoder.encode(value)
+
+
+def decode_json(kind: type[EventT], data: bytes) -> EventT:
+    """Decode one JSON event; raises ContractError naming the field."""
+    try:
+        return _json_decoders[kind].decode(data)  # type: ignore[no-any-return]
+    except msgspec.MsgspecError as exc:
+        raise contract_error(exc) from None
+
+
+def decode_json_list(kind: type[EventT], data: bytes) -> list[EventT]:
+    """Decode a JSON array of events in one pass; raises ContractError naming the field."""
+    try:
+        return _json_list_decoders[kind].decode(data)  # type: ignore[no-any-return]
+    except msgspec.MsgspecError as exc:
+        raise contract_error(exc) from None
+
+
+def encode_batch(events: list[EventT]) -> bytes:
+    """The bus payload for a batch of events of one kind: a msgpack array."""
+    return _msgpack_encoder.encode(events)
+
+
+def decode_batch(kind: type[EventT], payload: bytes) -> list[EventT]:
+    """Decode a bus payload written by encode_batch."""
+    return _msgpack_list_decoders[kind].decode(payload)  # type: ignore[no-any-return]

@@ -1,0 +1,141 @@
+"""Service settings: one YAML file plus SMSCTL_* environment overrides, validated strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml
+
+ENV_PREFIX = "SMSCTL_"
+# Not a settings path: an extra admin token given by the environment (see auth).
+ADMIN_TOKEN_ENV = "SMSCTL_ADMIN_TOKEN"
+Scope = Literal["ingest", "operator", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///var/smsctl.db"
+
+
+class BusSettings(_Strict):
+    backend: Literal["memory", "jetstream"] = "memory"
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = Field("SMSCTL", pattern=r"^[A-Za-z0-9_-]+$")
+    namespace: str = Field("smsctl", pattern=r"^[A-Za-z0-9_-]+$")
+    ack_wait_s: float = Field(30.0, gt=0)
+
+
+class IngestSettings(_Strict):
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    max_events: int = Field(200_000, gt=0)
+    # Events per bus message: keeps each payload well under NATS' 1 MB default max_payload.
+    bus_chunk_events: int = Field(1000, gt=0, le=4000)
+    persist_batch: int = Field(2000, gt=0)
+    # An ingest-only replica leaves storage to other processes (see ARCHITECTURE.md, scaling).
+    persist_enabled: bool = True
+
+
+class TokenSettings(_Strict):
+    name: str = Field(min_length=1)
+    token: SecretStr
+    scopes: list[Scope] = Field(min_length=1)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr) -> SecretStr:
+        if len(token.get_secret_value()) < 16:
+            raise ValueError("a token must be at least 16 characters long")
+        return token
+
+
+class AuthSettings(_Strict):
+    tokens: list[TokenSettings] = []
+
+
+class Settings(_Strict):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    bus: BusSettings = BusSettings()
+    ingest: IngestSettings = IngestSettings()
+    auth: AuthSettings = AuthSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from `path` (optional) overlaid with SMSCTL_* variables; ConfigError names culprits.
+
+    An environment variable names a key path with `__` between levels: SMSCTL_SERVER__PORT=9000.
+    """
+    document = load_yaml(path) if path else YamlDocument(file="<defaults>", data=None, root=None)
+    raw = document.data if document.data is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError([document.problem((), "the settings file must be a mapping")])
+    env_sources = _apply_environment(raw, environ)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_problem(document, env_sources, err) for err in exc.errors()]) from None
+
+
+def _apply_environment(
+    raw: dict[str, Any], environ: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """Write SMSCTL_* overrides into `raw`; returns which key paths came from which variable."""
+    sources: dict[tuple[str, ...], str] = {}
+    problems: list[ConfigProblem] = []
+    for variable, text in sorted(environ.items()):
+        if not variable.startswith(ENV_PREFIX) or variable == ADMIN_TOKEN_ENV:
+            continue
+        path = tuple(part.lower() for part in variable[len(ENV_PREFIX) :].split("__"))
+        if not _is_known_path(path):
+            problems.append(ConfigProblem("<environment>", None, variable, "unknown setting"))
+            continue
+        target = raw
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = yaml.safe_load(text) if text else text
+        sources[path] = variable
+    if problems:
+        raise ConfigError(problems)
+    return sources
+
+
+def _is_known_path(path: tuple[str, ...]) -> bool:
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        annotation = field.annotation
+        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        if depth < len(path) - 1:
+            if not is_model:
+                return False
+            assert isinstance(annotation, type)
+            model = annotation
+    return True
+
+
+def _problem(
+    document: YamlDocument, env_sources: dict[tuple[str, ...], str], error: Any
+) -> ConfigProblem:
+    loc = tuple(error["loc"])
+    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    for length in range(len(loc), 0, -1):
+        variable = env_sources.get(tuple(str(p) for p in loc[:length]))
+        if variable:
+            return ConfigProblem("<environment>", None, variable, message)
+    return document.problem(loc, message)
