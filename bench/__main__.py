@@ -1,0 +1,25 @@
+"""`make bench`: runs every benchmark and prints one table of medians."""
+
+from __future__ import annotations
+
+import logging
+
+from bench import bench_ingest_http, bench_persist
+from bench.table import Row, render
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    rows: list[Row] = []
+    for name, measure in [
+        ("ingest over HTTP", bench_ingest_http.table_rows),
+        ("batched persistence", bench_persist.table_rows),
+    ]:
+        print(f"bench: measuring {name} …", flush=True)
+        rows.extend(measure())
+    print()
+    print(render(rows))
+
+
+if __name__ == "__main__":
+    main()

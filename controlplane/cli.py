@@ -1,0 +1,94 @@
+"""`smsctl`: the command line of the control plane."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from controlplane.logs import configure_logging
+from controlplane.settings import Settings, load_settings
+from controlplane.yamlsource import ConfigError
+
+DEFAULT_CONFIG = Path("smsctl.yaml")
+log = logging.getLogger("smsctl")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsctl", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, help="settings file (default: ./smsctl.yaml if present)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the control plane service")
+    run.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
+    run.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
+    run.set_defaults(handler=_run)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply database migrations up to the newest")
+    upgrade.set_defaults(handler=_db_upgrade)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    settings = load_settings(path, os.environ)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from controlplane.service import ControlPlane
+    from controlplane.web.app import create_app
+
+    settings = _settings(args)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    service = ControlPlane(settings, os.environ)
+    if service.tokens.generated_admin_token:
+        # Printed once to the terminal on purpose, never logged: this is how a newcomer gets in.
+        print(f"admin token (this run only): {service.tokens.generated_admin_token}", flush=True)
+    print(
+        f"smsctl control plane on http://{host}:{port}  (health: /healthz, metrics: /metrics)",
+        flush=True,
+    )
+    # uvicorn turns SIGINT/SIGTERM into a graceful shutdown; the app's lifespan then drains the bus.
+    uvicorn.run(create_app(service), host=host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from controlplane.storage import Database
+
+    settings = _settings(args)
+    database = Database(settings.database.url)
+    try:
+        database.upgrade()
+    finally:
+        database.dispose()
+    log.info("database upgraded url=%s", database.engine.url.render_as_string(hide_password=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Event ingest: body decoding, publishing to the bus, and persistence consumers."""

@@ -1,0 +1,92 @@
+"""The control plane service: builds its parts from settings and starts and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from controlplane.auth import TokenSetup, build_tokens
+from controlplane.bus import Bus, make_bus
+from controlplane.clock import Clock, system_clock
+from controlplane.contracts import EVENT_KINDS
+from controlplane.ingest.persister import EventPersister, PersistTarget
+from controlplane.ingest.publisher import EventPublisher
+from controlplane.metrics import ControlPlaneMetrics
+from controlplane.settings import Settings
+from controlplane.storage import (
+    Database,
+    ProbeResultRepository,
+    ReceiptRepository,
+    SubmitResultRepository,
+    SupplierLogRepository,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ControlPlane:
+    """Owns the database, the bus and the consumers of one control plane process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str],
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = ControlPlaneMetrics()
+        self.tokens: TokenSetup = build_tokens(settings.auth, environ)
+        self.database = Database(settings.database.url)
+        self.bus: Bus = make_bus(
+            settings.bus.backend,
+            url=settings.bus.url,
+            stream=settings.bus.stream,
+            namespace=settings.bus.namespace,
+            clock=clock,
+        )
+        self.publisher = EventPublisher(self.bus, settings.ingest.bus_chunk_events)
+        writers: dict[str, Callable[[Sequence[Any]], None]] = {
+            "receipts": ReceiptRepository(self.database).add_batch,
+            "submits": SubmitResultRepository(self.database).add_batch,
+            "logs": SupplierLogRepository(self.database).add_batch,
+            "probes": ProbeResultRepository(self.database).add_batch,
+        }
+        targets = [
+            PersistTarget(kind, subject, event_type, writers[kind])
+            for kind, (event_type, subject) in EVENT_KINDS.items()
+        ]
+        self.persister = EventPersister(
+            self.bus,
+            targets,
+            self.metrics,
+            batch_events=settings.ingest.persist_batch,
+            chunk_events=settings.ingest.bus_chunk_events,
+            ack_wait_s=settings.bus.ack_wait_s,
+        )
+
+    async def start(self) -> None:
+        log.info(
+            "starting database=%s bus=%s",
+            self.database.engine.url.render_as_string(hide_password=True),
+            self.settings.bus.backend,
+        )
+        await asyncio.to_thread(self.database.upgrade)
+        await self.bus.start()
+        if self.settings.ingest.persist_enabled:
+            await self.persister.start()
+        log.info("started")
+
+    async def stop(self) -> None:
+        """Drain the bus to storage, then close the bus and the database."""
+        log.info("stopping: draining the bus to storage")
+        await self.persister.drain()
+        await self.bus.close()
+        self.database.dispose()
+        log.info("stopped")
+
+    async def health(self) -> dict[str, bool]:
+        database_ok = await asyncio.to_thread(self.database.ping)
+        return {"database": database_ok, "bus": await self.bus.healthy()}

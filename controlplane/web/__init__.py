@@ -1,0 +1,1 @@
+"""HTTP edge of the control plane: routers, authentication and error bodies."""

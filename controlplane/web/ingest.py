@@ -1,0 +1,70 @@
+"""HTTP ingest of events: validate a whole batch, publish it, answer 202 once the bus holds it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request
+
+from controlplane.auth import Principal
+from controlplane.contracts import EVENT_KINDS, Receipt
+from controlplane.ingest.batches import BadEvent, decode_body
+from controlplane.service import ControlPlane
+from controlplane.web.errors import ApiError
+from controlplane.web.responses import JsonResponse
+from controlplane.web.security import require_scope
+
+router = APIRouter()
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body too large", limit_bytes=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body too large", limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/v1/events/{kind}", status_code=202)
+async def ingest_events(
+    kind: str,
+    request: Request,
+    _: Annotated[Principal, Depends(require_scope("ingest"))],
+) -> JsonResponse:
+    service: ControlPlane = request.app.state.service
+    if kind not in EVENT_KINDS:
+        raise ApiError(404, f"unknown event kind {kind!r}", kinds=sorted(EVENT_KINDS))
+    event_type, subject = EVENT_KINDS[kind]
+    metrics = service.metrics
+    limits = service.settings.ingest
+    try:
+        body = await _read_limited(request, limits.max_body_bytes)
+    except ApiError:
+        metrics.events_rejected.labels(kind, "too_large").inc()
+        raise
+    try:
+        events: list[Any] = decode_body(event_type, body, request.headers.get("content-type", ""))
+    except BadEvent as bad:
+        metrics.events_rejected.labels(kind, "invalid").inc()
+        raise ApiError(422, "invalid event", **bad.location()) from None
+    if len(events) > limits.max_events:
+        metrics.events_rejected.labels(kind, "too_many").inc(len(events))
+        raise ApiError(413, "too many events in one batch", limit_events=limits.max_events)
+    if event_type is Receipt:
+        events = _stamp_received_at(events, service)
+    await service.publisher.publish(subject, events)
+    metrics.events_accepted.labels(kind).inc(len(events))
+    return JsonResponse({"accepted": len(events)}, status_code=202)
+
+
+def _stamp_received_at(receipts: list[Receipt], service: ControlPlane) -> list[Receipt]:
+    now = service.clock.now()
+    replace = msgspec.structs.replace
+    return [r if r.received_at is not None else replace(r, received_at=now) for r in receipts]
