@@ -38,6 +38,24 @@ class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     received_at: UtcTime | None = None
 
 
+class OutboundMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A validated message the send tier accepted, on its way to dispatch (`sms.submit`)."""
+
+    message_id: NonEmpty
+    tenant: NonEmpty
+    phone: NonEmpty  # E.164
+    carrier: NonEmpty
+    message_class: MessageClass
+    sign_name: NonEmpty
+    template_id: NonEmpty
+    template_params: dict[str, str]
+    content: str  # the full text as the handset shows it, signature included
+    segments: Annotated[int, msgspec.Meta(ge=1)]
+    accepted_at: UtcTime
+    # Supplier the client asked for (honoured like a pin), if any.
+    pinned_supplier: str | None = None
+
+
 class SubmitResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The outcome of one submit of one message to one supplier."""
 
@@ -49,6 +67,12 @@ class SubmitResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     latency_ms: Annotated[float, msgspec.Meta(ge=0)]
     at: UtcTime
     error_code: str | None = None
+    # The supplier's own id for the send (BizId, SerialNo, SM…, msgid): how receipts find it.
+    supplier_message_id: str | None = None
+    # 1 for the first supplier tried, 2 for the next after a retriable failure, and so on.
+    attempt: Annotated[int, msgspec.Meta(ge=1)] = 1
+    # The dispatcher's reading of a failure (SUPPLIERS.md §7.2): retriable, throttled, ...
+    error_class: str | None = None
 
 
 class SupplierLog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -1,0 +1,1 @@
+"""The bundled SMS send tier: API validation, dispatch, persistence, receipt gateway, suppliers."""

@@ -1,0 +1,142 @@
+"""Send-tier settings: tenants, templates, suppliers and each service's knobs, validated strictly.
+
+Loaded like the control plane's (one YAML file plus SMSCTL_* overrides is the control plane's
+convention; the send tier reads `sendtier.yaml` and SENDTIER_* the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from controlplane.contracts import MessageClass
+from controlplane.settings import BusSettings, DatabaseSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- supplier accounts, one shape per dialect (SUPPLIERS.md §1-4) --------------------------------
+class AliyunAccount(_Strict):
+    dialect: Literal["aliyun"] = "aliyun"
+    access_key_id: str
+    access_key_secret: SecretStr
+    region: str = "cn-hangzhou"
+
+
+class TencentAccount(_Strict):
+    dialect: Literal["tencent"] = "tencent"
+    secret_id: str
+    secret_key: SecretStr
+    sdk_app_id: str
+    region: str = "ap-guangzhou"
+
+
+class TwilioAccount(_Strict):
+    dialect: Literal["twilio"] = "twilio"
+    account_sid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
+    auth_token: SecretStr
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+
+
+class CmppAccount(_Strict):
+    dialect: Literal["cmpp"] = "cmpp"
+    account: str
+    secret: SecretStr
+
+
+SupplierAccount = Annotated[
+    AliyunAccount | TencentAccount | TwilioAccount | CmppAccount, Field(discriminator="dialect")
+]
+
+
+class SupplierSettings(_Strict):
+    """One supplier account the dispatcher may send through."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    account: SupplierAccount
+    base_url: str  # where submits go (the real API, or a simulator here)
+    timeout_s: float = Field(5.0, gt=0)
+    max_concurrency: int = Field(64, ge=1)
+    tps: float = Field(1000.0, gt=0)
+    # Our template id → this supplier's approved template code.
+    templates: dict[str, str] = {}
+    # Shared secret in the callback URL for dialects whose pushes carry no signature (C).
+    callback_token: SecretStr | None = None
+
+
+# --- tenants and templates ------------------------------------------------------------------------
+class OtpLimits(_Strict):
+    per_minute: int = Field(1, ge=1)
+    per_hour: int = Field(5, ge=1)
+    per_day: int = Field(10, ge=1)
+
+
+class TenantSettings(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    token: SecretStr
+    signatures: list[str] = Field(min_length=1)  # approved signature names, without 【】
+    rate_per_s: float = Field(2000.0, gt=0)
+    otp_limits: OtpLimits = OtpLimits()
+    notification_per_number_per_day: int = Field(50, ge=1)
+
+
+class TemplateSettings(_Strict):
+    id: str
+    message_class: MessageClass
+    text: str  # with {name} placeholders, e.g. "您的验证码是{code}，5分钟内有效。"
+    tenants: list[str] = []  # empty: every tenant may use it
+
+
+# --- services -----------------------------------------------------------------------------------
+class ApiSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=1, le=65535)
+    max_batch: int = Field(1000, ge=1)
+    default_region: str = "CN"
+    # Number prefix (E.164 digits without +, e.g. "86170") → carrier; overrides phonenumbers' data.
+    carrier_prefixes: dict[str, str] = {}
+    max_content_chars: int = Field(500, ge=1)
+
+
+class RouteSettings(_Strict):
+    carrier: str
+    message_class: MessageClass
+    suppliers: dict[str, float]  # supplier name → weight
+
+
+class DispatchSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=1, le=65535)
+    # Used until the control plane publishes a routing table (and kept if it is down).
+    default_routes: list[RouteSettings] = []
+    ack_wait_s: float = Field(30.0, gt=0)
+
+
+class ReceiptGatewaySettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8083, ge=1, le=65535)
+    # The gateway's address as suppliers see it, for dialects that take a callback URL per submit.
+    public_url: str = "http://127.0.0.1:8083"
+
+
+class PersistSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8084, ge=1, le=65535)
+    batch_events: int = Field(2000, ge=1)
+
+
+class SendTierSettings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    bus: BusSettings = BusSettings()
+    api: ApiSettings = ApiSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    receipts: ReceiptGatewaySettings = ReceiptGatewaySettings()
+    persist: PersistSettings = PersistSettings()
+    suppliers: list[SupplierSettings] = []
+    tenants: list[TenantSettings] = []
+    templates: list[TemplateSettings] = []
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
