@@ -34,13 +34,16 @@ class ControlPlane:
         settings: Settings,
         environ: Mapping[str, str],
         clock: Clock = system_clock,
+        bus: Bus | None = None,
     ) -> None:
+        """`bus`: a bus someone else starts and closes (the send tier's, in one process)."""
         self.settings = settings
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
         self.tokens: TokenSetup = build_tokens(settings.auth, environ)
         self.database = Database(settings.database.url)
-        self.bus: Bus = make_bus(
+        self._owns_bus = bus is None
+        self.bus: Bus = bus or make_bus(
             settings.bus.backend,
             url=settings.bus.url,
             stream=settings.bus.stream,
@@ -74,7 +77,8 @@ class ControlPlane:
             self.settings.bus.backend,
         )
         await asyncio.to_thread(self.database.upgrade)
-        await self.bus.start()
+        if self._owns_bus:
+            await self.bus.start()
         if self.settings.ingest.persist_enabled:
             await self.persister.start()
         log.info("started")
@@ -83,7 +87,8 @@ class ControlPlane:
         """Drain the bus to storage, then close the bus and the database."""
         log.info("stopping: draining the bus to storage")
         await self.persister.drain()
-        await self.bus.close()
+        if self._owns_bus:
+            await self.bus.close()
         self.database.dispose()
         log.info("stopped")
 

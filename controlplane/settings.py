@@ -48,6 +48,13 @@ class IngestSettings(_Strict):
     persist_enabled: bool = True
 
 
+class PrometheusSettings(_Strict):
+    """The Prometheus that PromQL rules query."""
+
+    url: str = "http://127.0.0.1:9090"
+    query_timeout_s: float = Field(10.0, gt=0)
+
+
 class TokenSettings(_Strict):
     name: str = Field(min_length=1)
     token: SecretStr
@@ -71,6 +78,7 @@ class Settings(_Strict):
     bus: BusSettings = BusSettings()
     ingest: IngestSettings = IngestSettings()
     auth: AuthSettings = AuthSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

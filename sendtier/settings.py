@@ -114,6 +114,10 @@ class DispatchSettings(_Strict):
     # Used until the control plane publishes a routing table (and kept if it is down).
     default_routes: list[RouteSettings] = []
     ack_wait_s: float = Field(30.0, gt=0)
+    # Where the last routing table is kept, so a restart without the control plane starts from it.
+    routing_cache_path: str | None = None
+    # Messages submitted at once, across all suppliers (each supplier also has max_concurrency).
+    max_in_flight: int = Field(512, ge=1)
 
 
 class ReceiptGatewaySettings(_Strict):
@@ -121,12 +125,24 @@ class ReceiptGatewaySettings(_Strict):
     port: int = Field(8083, ge=1, le=65535)
     # The gateway's address as suppliers see it, for dialects that take a callback URL per submit.
     public_url: str = "http://127.0.0.1:8083"
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # Accepted submits remembered for correlating receipts by the supplier's id (misses: the DB).
+    correlation_cache_size: int = Field(200_000, ge=1)
+    # How long a report whose submit is not known yet is retried before it is kept as an orphan.
+    correlation_retry_s: float = Field(5.0, gt=0)
+    retry_buffer_max: int = Field(50_000, ge=1)
+    # The gateway's durable on sms.submitted; give each replica its own (each needs every submit).
+    index_durable: str = Field("sendtier-receipts-index", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class PersistSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8084, ge=1, le=65535)
     batch_events: int = Field(2000, ge=1)
+    # This replica's durable on cp.degradation; give each replica its own (each needs the policy).
+    degradation_durable: str = Field(
+        "sendtier-persist-degradation", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
 
 
 class SendTierSettings(_Strict):

@@ -7,16 +7,26 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from prometheus_client import Counter, Gauge, Histogram
 
 from controlplane.bus import Bus, Delivery, Subscription
 from controlplane.contracts import decode_batch
-from controlplane.metrics import ControlPlaneMetrics
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 0.25
 RETRY_BACKOFF_S = 0.5
+
+
+class PersistMetrics(Protocol):
+    """The metrics a persister reports (the control plane's, or another service's own)."""
+
+    events_persisted: Counter
+    persist_batch_seconds: Histogram
+    persist_failures: Counter
+    bus_pending: Gauge
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,8 @@ class PersistTarget:
     subject: str
     event_type: type[Any]
     write_batch: Callable[[Sequence[Any]], None]
+    # Payload → events; decode_batch(event_type, payload) when not given.
+    decode: Callable[[bytes], Sequence[Any]] | None = None
 
 
 class EventPersister:
@@ -36,13 +48,15 @@ class EventPersister:
         self,
         bus: Bus,
         targets: list[PersistTarget],
-        metrics: ControlPlaneMetrics,
+        metrics: PersistMetrics,
         *,
         batch_events: int,
         chunk_events: int,
         ack_wait_s: float,
+        durable_prefix: str = "persist-",
     ) -> None:
         self._bus = bus
+        self._durable_prefix = durable_prefix
         self._targets = targets
         self._metrics = metrics
         # A bus message carries up to chunk_events events; fetch enough for one write batch.
@@ -51,9 +65,8 @@ class EventPersister:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    @staticmethod
-    def durable_name(kind: str) -> str:
-        return f"persist-{kind}"
+    def durable_name(self, kind: str) -> str:
+        return f"{self._durable_prefix}{kind}"
 
     async def start(self) -> None:
         for target in self._targets:
@@ -99,7 +112,10 @@ class EventPersister:
     async def _write(self, target: PersistTarget, deliveries: list[Delivery]) -> None:
         events: list[Any] = []
         for delivery in deliveries:
-            events.extend(decode_batch(target.event_type, delivery.data))
+            if target.decode is not None:
+                events.extend(target.decode(delivery.data))
+            else:
+                events.extend(decode_batch(target.event_type, delivery.data))
         started = time.perf_counter()
         try:
             await asyncio.to_thread(target.write_batch, events)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from controlplane.contracts import MessageClass
@@ -20,6 +20,10 @@ from controlplane.storage.models import MessageRow
 log = logging.getLogger(__name__)
 
 MESSAGES: Table = MessageRow.__table__  # type: ignore[assignment]
+# Statuses no later receipt may replace (SUPPLIERS.md §7.1); UNKNOWN is not one of them.
+FINAL_STATUSES: Final = frozenset({"DELIVERED", "FAILED", "EXPIRED", "REJECTED"})
+# Message ids per SELECT ... IN, well under every backend's bound-variable limit.
+_LOOKUP_CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,50 @@ class MessageRepository:
         )
         with self._database.engine.begin() as connection:
             return connection.execute(statement).rowcount > 0
+
+    def statuses(self, message_ids: Iterable[str]) -> dict[str, str | None]:
+        """The last status of each stored message among `message_ids`; unknown ids are left out."""
+        wanted = sorted(set(message_ids))
+        found: dict[str, str | None] = {}
+        with self._database.engine.connect() as connection:
+            for first in range(0, len(wanted), _LOOKUP_CHUNK):
+                statement = select(MESSAGES.c.id, MESSAGES.c.last_status).where(
+                    MESSAGES.c.id.in_(wanted[first : first + _LOOKUP_CHUNK])
+                )
+                found.update((row.id, row.last_status) for row in connection.execute(statement))
+        return found
+
+    def set_statuses_unless_final(self, updates: Sequence[tuple[str, str, datetime]]) -> int:
+        """Set (message id, status, reported at) where the stored status is not final yet.
+
+        One UPDATE per chunk of ids (a CASE per column), not one per message. Its guard keeps
+        the first final status even when another writer got there between the caller's read
+        and this write. Returns rows changed; at most one update per message id is expected.
+        """
+        ordered = sorted(updates)  # one lock order for concurrent writers: no deadlocks
+        not_final = or_(
+            MESSAGES.c.last_status.is_(None),
+            MESSAGES.c.last_status.not_in(sorted(FINAL_STATUSES)),
+        )
+        changed = 0
+        with self._database.engine.begin() as connection:
+            for first in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = ordered[first : first + _LOOKUP_CHUNK]
+                statuses = {message_id: status for message_id, status, _ in chunk}
+                times = {
+                    message_id: literal(at, MESSAGES.c.updated_at.type)
+                    for message_id, _, at in chunk
+                }
+                statement = (
+                    update(MESSAGES)
+                    .where(MESSAGES.c.id.in_(list(statuses)), not_final)
+                    .values(
+                        last_status=case(statuses, value=MESSAGES.c.id),
+                        updated_at=case(times, value=MESSAGES.c.id),
+                    )
+                )
+                changed += connection.execute(statement).rowcount
+        return changed
 
     def count(self) -> int:
         """How many messages are stored."""

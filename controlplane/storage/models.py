@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,6 +34,8 @@ RAW_STATUS_LENGTH = 255
 PHONE_LENGTH = 32
 ENUM_LENGTH = 16
 DEDUP_KEY_LENGTH = 64
+# Submit error classes (sendtier SubmitErrorClass) and orphan receipt reasons.
+CLASS_LENGTH = 32
 
 # Every table on MySQL: InnoDB, utf8mb4, and a binary collation so ids compare case-sensitively
 # as they do on SQLite ("ab" and "AB" are two message ids, not one duplicate).
@@ -159,6 +162,8 @@ class SubmitResultRow(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "supplier", "at"),
         Index(None, "supplier", "at"),
+        # Receipts find their submit by the supplier's own id (SUPPLIERS.md §6).
+        Index(None, "supplier", "supplier_message_id"),
         MYSQL_TABLE_ARGS,
     )
 
@@ -171,6 +176,9 @@ class SubmitResultRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
     latency_ms: Mapped[float] = mapped_column(Double)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    supplier_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    error_class: Mapped[str | None] = mapped_column(String(CLASS_LENGTH))
 
 
 class SupplierLogRow(Base):
@@ -210,3 +218,29 @@ class ProbeResultRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     labels: Mapped[dict[str, str]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrphanReceiptRow(Base):
+    """A supplier report no submit of ours matched (late, foreign or lost): kept, not dropped."""
+
+    __tablename__ = "orphan_receipts"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        Index(None, "supplier", "supplier_message_id"),
+        Index(None, "received_at"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
+    supplier: Mapped[str] = mapped_column(String(ID_LENGTH))
+    supplier_message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    status: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    raw_status: Mapped[str] = mapped_column(String(RAW_STATUS_LENGTH))
+    error_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(CLASS_LENGTH))
+    # The report's other fields (phone, dialect extras), as the supplier sent them.
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    dedup_key: Mapped[str] = mapped_column(String(DEDUP_KEY_LENGTH))

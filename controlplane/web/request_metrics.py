@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from controlplane.metrics import ControlPlaneMetrics
+
+class HttpRequestMetrics(Protocol):
+    """Any service's metrics with a requests counter labelled (route, code)."""
+
+    @property
+    def http_requests(self) -> Counter: ...
 
 
 class RequestMetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ControlPlaneMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpRequestMetrics) -> None:
         self._app = app
         self._metrics = metrics
 

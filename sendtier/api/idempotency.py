@@ -1,0 +1,96 @@
+"""Idempotency keys: the first request under a key sends, its retries get the same answer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from controlplane.clock import Clock
+from controlplane.storage.api_repositories import IdempotencyKeyRepository
+
+log = logging.getLogger(__name__)
+
+HEADER: Final = "Idempotency-Key"
+DEFAULT_TTL: Final = timedelta(hours=24)
+_VALID_KEY: Final = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, as stored (String(128))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """This request holds the key: it sends, then completes or releases the claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The key was used before for this request: answer with what it was answered."""
+
+    status_code: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """The first request under the key has not been answered yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """The key was used before for a different request."""
+
+
+Claim = Claimed | Replay | InFlight | Reused
+
+
+def valid_key(raw: str) -> bool:
+    return _VALID_KEY.fullmatch(raw) is not None
+
+
+def fingerprint(route: str, body: bytes) -> str:
+    """What identifies a request under a key: its route and its exact body."""
+    digest = hashlib.sha256(route.encode())
+    digest.update(b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+class IdempotencyKeys:
+    """Claims keys in the database, so retries through any API replica find the first answer."""
+
+    def __init__(
+        self, repository: IdempotencyKeyRepository, clock: Clock, ttl: timedelta = DEFAULT_TTL
+    ) -> None:
+        self._repository = repository
+        self._clock = clock
+        self.ttl = ttl
+
+    async def claim(self, tenant: str, key: str, request_fingerprint: str) -> Claim:
+        now = self._clock.now()
+        earlier = await asyncio.to_thread(
+            self._repository.claim, tenant, key, request_fingerprint, now, now - self.ttl
+        )
+        if earlier is None:
+            return Claimed()
+        if earlier.fingerprint != request_fingerprint:
+            return Reused()
+        if earlier.status_code is None or earlier.response is None:
+            return InFlight()
+        log.info("idempotency.replay tenant=%s key=%s", tenant, key)
+        return Replay(earlier.status_code, earlier.response.encode())
+
+    async def complete(self, tenant: str, key: str, status_code: int, body: bytes) -> None:
+        await asyncio.to_thread(self._repository.complete, tenant, key, status_code, body.decode())
+
+    async def release(self, tenant: str, key: str) -> None:
+        await asyncio.to_thread(self._repository.release, tenant, key)
+
+    async def purge_expired(self) -> int:
+        """Forget keys older than the TTL; returns how many."""
+        purged = await asyncio.to_thread(self._repository.purge, self._clock.now() - self.ttl)
+        if purged:
+            log.info("idempotency.purge keys=%d", purged)
+        return purged

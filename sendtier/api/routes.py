@@ -1,0 +1,176 @@
+"""HTTP handlers of the send API: send one, send a batch, a message's life, the templates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Final
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from controlplane.contracts import OutboundMessage
+from controlplane.web.errors import ApiError
+from controlplane.web.responses import JsonResponse
+from sendtier.api import idempotency
+from sendtier.api.auth import current_tenant
+from sendtier.api.bodies import BatchRequest, SendRequest, decode_request
+from sendtier.api.refusals import BodyTooLarge, InvalidRequest, KeyInFlight, Unavailable
+from sendtier.api.service import SendApi
+from sendtier.settings import TenantSettings
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# A full batch (1,000 recipients with their own params) is a few hundred KB.
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+JSON: Final = "application/json"
+Tenant = Annotated[TenantSettings, Depends(current_tenant)]
+Answer = tuple[int, dict[str, Any]]
+
+
+def send_api(request: Request) -> SendApi:
+    api: SendApi = request.app.state.api
+    return api
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge("body too large", None, limit_bytes=MAX_BODY_BYTES)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge("body too large", None, limit_bytes=MAX_BODY_BYTES)
+    return body
+
+
+@router.post("/v1/messages", status_code=202)
+async def send_message(request: Request, tenant: Tenant) -> Response:
+    api = send_api(request)
+    started = time.perf_counter()
+    try:
+        body = await read_body(request)
+
+        async def answer() -> Answer:
+            message = await api.acceptor.send(tenant, decode_request(SendRequest, body))
+            return 202, _accepted(message)
+
+        return await _idempotent(api, tenant, request, body, answer)
+    finally:
+        api.metrics.accept_seconds.labels("/v1/messages").observe(time.perf_counter() - started)
+
+
+@router.post("/v1/messages/batch", status_code=202)
+async def send_batch(request: Request, tenant: Tenant) -> Response:
+    api = send_api(request)
+    started = time.perf_counter()
+    try:
+        body = await read_body(request)
+
+        async def answer() -> Answer:
+            outcome = await api.acceptor.send_batch(tenant, decode_request(BatchRequest, body))
+            messages = [{"index": i, **_accepted(m)} for i, m in outcome.accepted]
+            rejected = [r.body() for r in outcome.rejected]
+            return 202, {"accepted": len(messages), "messages": messages, "rejected": rejected}
+
+        return await _idempotent(api, tenant, request, body, answer)
+    finally:
+        elapsed = time.perf_counter() - started
+        api.metrics.accept_seconds.labels("/v1/messages/batch").observe(elapsed)
+
+
+@router.get("/v1/messages/{message_id}")
+async def message_life(message_id: str, request: Request, tenant: Tenant) -> JsonResponse:
+    """The message's life. Persistence stores a message a moment after the API accepted it, so
+    a just-accepted id answers 404 for that moment (typically well under a second)."""
+    life = await asyncio.to_thread(send_api(request).status.find, tenant.name, message_id)
+    if life is None:
+        raise ApiError(404, f"no message {message_id!r} (yet)", field="message_id")
+    return JsonResponse(life)
+
+
+@router.get("/v1/templates")
+async def templates(request: Request, tenant: Tenant) -> JsonResponse:
+    """The templates the tenant may send, with their parameter names."""
+    usable = send_api(request).acceptor.templates.for_tenant(tenant.name)
+    return JsonResponse(
+        {
+            "templates": [
+                {
+                    "id": t.id,
+                    "message_class": t.message_class,
+                    "text": t.text,
+                    "params": list(t.params),
+                }
+                for t in usable
+            ],
+            "signatures": tenant.signatures,
+        }
+    )
+
+
+def _accepted(message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "phone": message.phone,
+        "carrier": message.carrier,
+        "message_class": message.message_class,
+        "segments": message.segments,
+    }
+
+
+async def _idempotent(
+    api: SendApi,
+    tenant: TenantSettings,
+    request: Request,
+    body: bytes,
+    answer: Callable[[], Awaitable[Answer]],
+) -> Response:
+    """Run `answer` once per Idempotency-Key: retries get the first 202 and its body again.
+
+    Refusals (422, 429, 503) are not kept: the key is released and a retry is judged anew.
+    """
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        status, payload = await answer()
+        return Response(orjson.dumps(payload), status, media_type=JSON)
+    if not idempotency.valid_key(key):
+        raise InvalidRequest("1 to 128 printable ASCII characters expected", idempotency.HEADER)
+    keys = api.idempotency
+    request_fingerprint = idempotency.fingerprint(request.url.path, body)
+    try:
+        claim = await keys.claim(tenant.name, key, request_fingerprint)
+    except Exception as exc:
+        log.warning("api.idempotency_claim_failed tenant=%s error=%s", tenant.name, exc)
+        raise Unavailable("cannot check the Idempotency-Key now", idempotency.HEADER) from None
+    if isinstance(claim, idempotency.Replay):
+        headers = {"Idempotent-Replayed": "true"}
+        return Response(claim.body, claim.status_code, headers=headers, media_type=JSON)
+    if isinstance(claim, idempotency.InFlight):
+        raise KeyInFlight("the first request with this key is still in flight", idempotency.HEADER)
+    if isinstance(claim, idempotency.Reused):
+        raise InvalidRequest("this key was used with a different request", idempotency.HEADER)
+    try:
+        status, payload = await answer()
+    except BaseException:
+        await _release(api, tenant.name, key)
+        raise
+    content = orjson.dumps(payload)
+    try:
+        await keys.complete(tenant.name, key, status, content)
+    except Exception as exc:
+        # The messages are on the bus: answer 202. Retries see the claim in flight (409) until
+        # it expires, which is better than sending twice.
+        log.warning(
+            "api.idempotency_complete_failed tenant=%s key=%s error=%s", tenant.name, key, exc
+        )
+    return Response(content, status, media_type=JSON)
+
+
+async def _release(api: SendApi, tenant: str, key: str) -> None:
+    try:
+        await api.idempotency.release(tenant, key)
+    except Exception as exc:
+        log.warning("api.idempotency_release_failed tenant=%s key=%s error=%s", tenant, key, exc)

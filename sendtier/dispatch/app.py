@@ -1,0 +1,41 @@
+"""The dispatcher's HTTP face: /healthz, /metrics and the routing table in force."""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from controlplane.web.errors import install_error_handlers
+from controlplane.web.responses import JsonResponse
+from sendtier.dispatch.dispatcher import Dispatcher
+
+
+def create_dispatch_app(dispatcher: Dispatcher) -> FastAPI:
+    """The app; it does not start or stop the dispatcher (its owner does)."""
+    app = FastAPI(title="smsctl dispatch", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.dispatcher = dispatcher
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JsonResponse:
+        checks = await _dispatcher(request).health()
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        return JsonResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        registry = _dispatcher(request).metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/routing")
+    async def routing(request: Request) -> JsonResponse:
+        return JsonResponse(msgspec.to_builtins(_dispatcher(request).routing_table))
+
+    return app
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher

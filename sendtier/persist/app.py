@@ -1,0 +1,43 @@
+"""The persistence service's HTTP app: /healthz and /metrics; its lifespan runs the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from controlplane.web.errors import install_error_handlers
+from controlplane.web.responses import JsonResponse
+from sendtier.persist.service import PersistService
+
+
+def create_persist_app(service: PersistService) -> FastAPI:
+    """The HTTP app; its lifespan starts the service and, on shutdown, drains it to storage."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="sendtier persist", lifespan=lifespan)
+    app.state.service = service
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JsonResponse:
+        checks = await service.health()
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        return JsonResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        await service.refresh_metrics()
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,88 @@
+"""The receipt gateway's HTTP app: one callback endpoint per supplier, /healthz and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from controlplane.bus import Bus
+from controlplane.clock import Clock, system_clock
+from controlplane.storage import Database
+from controlplane.web.errors import ApiError, install_error_handlers
+from controlplane.web.responses import JsonResponse
+from sendtier.receipts.gateway import UnknownSupplier
+from sendtier.receipts.service import ReceiptGatewayService
+from sendtier.settings import SendTierSettings
+from sendtier.suppliers.base import CallbackReader
+
+
+def create_receipt_gateway_app(
+    settings: SendTierSettings,
+    bus: Bus,
+    database: Database,
+    readers: Mapping[str, CallbackReader],
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """The gateway app; `readers` maps configured supplier names to their dialect's reader.
+
+    The bus must be started and the database migrated by the caller; the app's lifespan runs
+    the gateway (index feed, retry sweeps) and, on shutdown, settles the reports it holds.
+    """
+    service = ReceiptGatewayService(settings, bus, database, readers, clock)
+    public_url = settings.receipts.public_url.rstrip("/")
+    max_body_bytes = settings.receipts.max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="sendtier receipt gateway", lifespan=lifespan)
+    app.state.service = service
+    install_error_handlers(app)
+
+    @app.post("/v1/callbacks/{supplier}")
+    async def callback(supplier: str, request: Request) -> Response:
+        body = await _read_body(request, max_body_bytes)
+        # Signatures cover the URL the supplier called, which is ours as the outside sees it.
+        query = request.url.query
+        url = public_url + request.url.path + (f"?{query}" if query else "")
+        try:
+            reply = await service.gateway.handle_push(supplier, url, request.headers, body)
+        except UnknownSupplier:
+            raise ApiError(404, f"unknown supplier {supplier!r}", field="supplier") from None
+        return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)
+
+    @app.get("/healthz")
+    async def healthz() -> JsonResponse:
+        checks = await service.health()
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        return JsonResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        service.refresh_metrics()
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body larger than {limit} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,1 @@
+"""Supplier dialects: adapters that submit, readers that take receipt pushes, and simulators."""

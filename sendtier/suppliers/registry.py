@@ -1,0 +1,45 @@
+"""Builds a configured supplier's submit adapter and receipt reader for its dialect."""
+
+from __future__ import annotations
+
+from controlplane.clock import Clock
+from sendtier.settings import (
+    AliyunAccount,
+    SupplierSettings,
+    TencentAccount,
+    TwilioAccount,
+)
+from sendtier.suppliers.aliyun import AliyunAdapter, AliyunCallbackReader
+from sendtier.suppliers.base import CallbackReader, SupplierAdapter
+from sendtier.suppliers.cmpp import CmppAdapter, CmppCallbackReader
+from sendtier.suppliers.tencent import TencentAdapter, TencentCallbackReader
+from sendtier.suppliers.twilio import TwilioAdapter, TwilioCallbackReader
+
+
+def make_adapter(settings: SupplierSettings, clock: Clock) -> SupplierAdapter:
+    """The adapter for `settings.account`'s dialect; close it with `aclose()` when done."""
+    account = settings.account
+    if isinstance(account, AliyunAccount):
+        return AliyunAdapter(settings, account, clock)
+    if isinstance(account, TencentAccount):
+        return TencentAdapter(settings, account, clock)
+    if isinstance(account, TwilioAccount):
+        return TwilioAdapter(settings, account, clock)
+    return CmppAdapter(settings, account, clock)
+
+
+def make_callback_reader(settings: SupplierSettings) -> CallbackReader:
+    """The receipt reader for `settings.account`'s dialect, holding the secret it verifies with.
+
+    Twilio and CMPP pushes are signed with the account's own secret; Alibaba and Tencent sign
+    nothing, so they are checked against `callback_token` in the URL when one is configured.
+    """
+    account = settings.account
+    token = settings.callback_token.get_secret_value() if settings.callback_token else None
+    if isinstance(account, AliyunAccount):
+        return AliyunCallbackReader(token)
+    if isinstance(account, TencentAccount):
+        return TencentCallbackReader(token)
+    if isinstance(account, TwilioAccount):
+        return TwilioCallbackReader(account.auth_token.get_secret_value())
+    return CmppCallbackReader(account.secret.get_secret_value())

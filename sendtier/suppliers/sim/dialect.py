@@ -1,0 +1,34 @@
+"""The HTTP face every dialect gives the shared engine: its API router, push format and 503."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from sendtier.suppliers.sim.config import SimulatorConfig
+from sendtier.suppliers.sim.engine import SimulatorEngine
+from sendtier.suppliers.sim.profile import DialectProfile
+from sendtier.suppliers.sim.pusher import PushFormat
+
+
+class SimDialect(Protocol):
+    """One supplier dialect's simulator: a profile for the engine plus its HTTP API."""
+
+    @property
+    def profile(self) -> DialectProfile: ...
+
+    def default_senders(self, config: SimulatorConfig) -> tuple[str, ...]:
+        """Senders the account owns when the plan names none (Twilio numbers)."""
+        ...
+
+    def router(self, engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
+        """The supplier's API: submits, status pulls and balance, as the real service answers."""
+        ...
+
+    def push_format(self, engine: SimulatorEngine, config: SimulatorConfig) -> PushFormat: ...
+
+    def unavailable(self) -> Response:
+        """The supplier's answer while it is down (HTTP 503)."""
+        ...

@@ -1,0 +1,194 @@
+"""The HTTP side every supplier adapter shares: a pooled client, timing, network-error outcomes."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+
+from controlplane.clock import Clock
+from sendtier.settings import SupplierSettings
+from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome
+from sendtier.suppliers.submit_codes import class_for_http_status
+
+log = logging.getLogger(__name__)
+
+# Our own codes for failures that carry no supplier code (lower case, unlike any supplier's).
+TIMEOUT_CODE = "timeout"
+CONNECT_ERROR_CODE = "connect_error"
+TRANSPORT_ERROR_CODE = "transport_error"
+
+
+class BalanceUnavailable(Exception):
+    """The balance API did not answer with a balance (network error, error status, bad body)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A supplier's HTTP answer, how long it took, and the `Retry-After` it asked for."""
+
+    response: httpx.Response
+    latency_ms: float
+    retry_after_s: float | None
+
+    def json_object(self) -> dict[str, object] | None:
+        """The body as a JSON object, or None when it is not one (e.g. a proxy's HTML page)."""
+        return _json_object(self.response.content)
+
+    def failure(
+        self, code: str, error_class: SubmitErrorClass, message: str | None
+    ) -> SubmitOutcome:
+        """A rejected submit with the supplier's code, class and message."""
+        return SubmitOutcome(
+            accepted=False,
+            latency_ms=self.latency_ms,
+            error_code=code,
+            error_class=error_class,
+            error_message=message,
+            retry_after_s=self.retry_after_s,
+        )
+
+    def unreadable(self) -> SubmitOutcome:
+        """An answer whose body names no code: classed by the HTTP status alone.
+
+        A 2xx we cannot read may still have been taken, so its outcome is as unknown as after a
+        timeout (and is classed so); an error status without a code is classed by its status.
+        """
+        status = self.response.status_code
+        error_class = (
+            SubmitErrorClass.TIMEOUT if self.response.is_success else class_for_http_status(status)
+        )
+        return self.failure(f"http_{status}", error_class, self.response.text[:200] or None)
+
+
+class SupplierHttp:
+    """One supplier account's HTTP client: pooled to `max_concurrency`, explicit timeouts."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        max_concurrency: int,
+        clock: Clock,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        self._clock = clock
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            trust_env=False,
+        )
+
+    @classmethod
+    def for_supplier(
+        cls, settings: SupplierSettings, clock: Clock, auth: httpx.Auth | None = None
+    ) -> SupplierHttp:
+        """The client for a configured supplier: its base URL, timeout and concurrency."""
+        return cls(settings.base_url, settings.timeout_s, settings.max_concurrency, clock, auth)
+
+    async def exchange(self, request: httpx.Request) -> Answer | SubmitOutcome:
+        """Send `request`; the answer, or the outcome of a network failure (never raises for one).
+
+        A request that never left (connect error or timeout, or no free pooled connection in
+        time) is safe to send elsewhere: RETRIABLE. A request that may have reached the supplier
+        before the line went quiet or broke is TIMEOUT: the supplier may have taken it, and
+        submits are not idempotent, so only OTP is worth the duplicate risk (§7.2).
+        """
+        started = self._clock.monotonic()
+        try:
+            response = await self.client.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return self._network_failure(
+                started, CONNECT_ERROR_CODE, SubmitErrorClass.RETRIABLE, exc, request
+            )
+        except httpx.TimeoutException as exc:
+            return self._network_failure(
+                started, TIMEOUT_CODE, SubmitErrorClass.TIMEOUT, exc, request
+            )
+        except httpx.TransportError as exc:
+            return self._network_failure(
+                started, TRANSPORT_ERROR_CODE, SubmitErrorClass.TIMEOUT, exc, request
+            )
+        retry_after = retry_after_s(response.headers.get("retry-after"), self._clock.now())
+        return Answer(response, self._elapsed_ms(started), retry_after)
+
+    async def fetch_json(self, request: httpx.Request) -> dict[str, object]:
+        """Send a read-only API request (balance); its 2xx JSON object, else BalanceUnavailable."""
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            raise BalanceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return _json_object_or_raise(response)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _elapsed_ms(self, started: float) -> float:
+        return max(0.0, (self._clock.monotonic() - started) * 1000.0)
+
+    def _network_failure(
+        self,
+        started: float,
+        code: str,
+        error_class: SubmitErrorClass,
+        exc: Exception,
+        request: httpx.Request,
+    ) -> SubmitOutcome:
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        # Debug only: the outcome carries the error, and dispatch counts and logs outcomes.
+        log.debug(
+            "event=supplier_network_error url=%s code=%s class=%s error=%r",
+            request.url,
+            code,
+            error_class,
+            message,
+        )
+        return SubmitOutcome(
+            accepted=False,
+            latency_ms=self._elapsed_ms(started),
+            error_code=code,
+            error_class=error_class,
+            error_message=message,
+        )
+
+
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` in seconds (a delta or an HTTP date), or None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _json_object(content: bytes) -> dict[str, object] | None:
+    try:
+        decoded = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _json_object_or_raise(response: httpx.Response) -> dict[str, object]:
+    if not response.is_success:
+        raise BalanceUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+    decoded = _json_object(response.content)
+    if decoded is None:
+        raise BalanceUnavailable(f"body is not a JSON object: {response.text[:200]}")
+    return decoded

@@ -1,0 +1,43 @@
+"""The registry builds each configured supplier's adapter and receipt reader for its dialect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from adapter_settings import supplier
+
+from controlplane.clock import ManualClock
+from sendtier.suppliers.aliyun import AliyunCallbackReader
+from sendtier.suppliers.cmpp import CmppCallbackReader
+from sendtier.suppliers.registry import make_adapter, make_callback_reader
+from sendtier.suppliers.tencent import TencentCallbackReader
+from sendtier.suppliers.twilio import TwilioCallbackReader
+
+CLOCK = ManualClock(datetime(2026, 11, 25, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("dialect", ["aliyun", "tencent", "twilio", "cmpp"])
+async def test_adapter_speaks_the_dialect_of_the_configured_account(dialect: str) -> None:
+    adapter = make_adapter(supplier(dialect), CLOCK)
+    assert (adapter.dialect, adapter.name) == (dialect, f"{dialect}-main")
+    await adapter.aclose()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "reader_type"),
+    [
+        ("aliyun", AliyunCallbackReader),
+        ("tencent", TencentCallbackReader),
+        ("twilio", TwilioCallbackReader),
+        ("cmpp", CmppCallbackReader),
+    ],
+)
+def test_callback_reader_matches_the_configured_account(dialect: str, reader_type: type) -> None:
+    assert isinstance(make_callback_reader(supplier(dialect)), reader_type)
+
+
+def test_twilio_account_without_any_sender_is_a_config_error() -> None:
+    settings = supplier("twilio", account={"from_number": None})
+    with pytest.raises(ValueError, match="from_number or messaging_service_sid"):
+        make_adapter(settings, CLOCK)
