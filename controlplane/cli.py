@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
     run.set_defaults(handler=_run)
 
+    rules = commands.add_parser("rules", help="rule files: check and test them")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rule_commands.add_parser("check", help="validate rule files; errors as file:line")
+    check.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
+    check.set_defaults(handler=_rules_check)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply database migrations up to the newest")
@@ -75,6 +81,12 @@ def _run(args: argparse.Namespace) -> int:
     # uvicorn turns SIGINT/SIGTERM into a graceful shutdown; the app's lifespan then drains the bus.
     uvicorn.run(create_app(service), host=host, port=port, log_config=None, access_log=False)
     return 0
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from controlplane.engine.rules import rules_check_command
+
+    return rules_check_command(args.paths)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

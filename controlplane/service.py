@@ -11,11 +11,16 @@ from controlplane.auth import TokenSetup, build_tokens
 from controlplane.bus import Bus, make_bus
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import EVENT_KINDS
+from controlplane.engine.promql import RuleEvaluationMetrics
+from controlplane.engine.runtime.engine import RuleEngine
+from controlplane.engine.runtime.recorded import RecordedSeriesCollector
+from controlplane.engine.runtime.sink import AlertSink, LoggingAlertSink
 from controlplane.ingest.persister import EventPersister, PersistTarget
 from controlplane.ingest.publisher import EventPublisher
 from controlplane.metrics import ControlPlaneMetrics
 from controlplane.settings import Settings
 from controlplane.storage import (
+    AlertRepository,
     Database,
     ProbeResultRepository,
     ReceiptRepository,
@@ -35,8 +40,10 @@ class ControlPlane:
         environ: Mapping[str, str],
         clock: Clock = system_clock,
         bus: Bus | None = None,
+        sink: AlertSink | None = None,
     ) -> None:
-        """`bus`: a bus someone else starts and closes (the send tier's, in one process)."""
+        """`bus`: a bus someone else starts and closes (the send tier's, in one process).
+        `sink`: where firing and resolved alerts go (logged when none is given)."""
         self.settings = settings
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
@@ -61,6 +68,17 @@ class ControlPlane:
             PersistTarget(kind, subject, event_type, writers[kind])
             for kind, (event_type, subject) in EVENT_KINDS.items()
         ]
+        self.alerts = AlertRepository(self.database)
+        self.rules = RuleEngine(
+            settings.rules,
+            settings.prometheus,
+            self.bus,
+            self.alerts,
+            sink or LoggingAlertSink(),
+            RuleEvaluationMetrics(self.metrics.registry),
+            clock,
+        )
+        self.metrics.registry.register(RecordedSeriesCollector(lambda: self.rules.evaluator))
         self.persister = EventPersister(
             self.bus,
             targets,
@@ -81,11 +99,13 @@ class ControlPlane:
             await self.bus.start()
         if self.settings.ingest.persist_enabled:
             await self.persister.start()
+        await self.rules.start()
         log.info("started")
 
     async def stop(self) -> None:
         """Drain the bus to storage, then close the bus and the database."""
         log.info("stopping: draining the bus to storage")
+        await self.rules.stop()
         await self.persister.drain()
         if self._owns_bus:
             await self.bus.close()

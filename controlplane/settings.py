@@ -55,6 +55,20 @@ class PrometheusSettings(_Strict):
     query_timeout_s: float = Field(10.0, gt=0)
 
 
+class RulesSettings(_Strict):
+    """Where rule files live and how the engine evaluates them."""
+
+    # Files or folders of rule YAML (`make run` uses rules/); none by default.
+    paths: list[str] = []
+    # Re-read the files when they change (polling their modification times).
+    watch: bool = True
+    watch_interval_s: float = Field(2.0, gt=0)
+    # Live label sets per window before new ones fold into `other`.
+    label_cap: int = Field(10_000, ge=1)
+    # The console's address, for links in annotations (`$externalURL`).
+    external_url: str = "http://127.0.0.1:8080"
+
+
 class TokenSettings(_Strict):
     name: str = Field(min_length=1)
     token: SecretStr
@@ -79,6 +93,7 @@ class Settings(_Strict):
     ingest: IngestSettings = IngestSettings()
     auth: AuthSettings = AuthSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    rules: RulesSettings = RulesSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

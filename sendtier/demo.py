@@ -2,17 +2,27 @@
 
 Everything a newcomer needs to see traffic flow with no outside account: each supplier dialect
 has one simulated account, every carrier and message class has a route over them, and two
-tenants exist (`demo` for the load generator, `alerts` for alert notifications by SMS).
+tenants exist (`demo` for the load generator, `alerts` for alert notifications by SMS). The
+simulators standing in for a settings file's suppliers are derived here too, so the services
+and their simulators can run in separate processes from one `sendtier.yaml`.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
+import yaml
+
+from controlplane.clock import Clock, system_clock
 from controlplane.settings import BusSettings, DatabaseSettings
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.sim.config import SimulatorConfig
+from sendtier.suppliers.sim import FaultPlan, RunningSimulator, SimulatorConfig, running_simulator
+from sendtier.suppliers.sim.fleet import DEMO_PLAN
 
 CARRIERS = ("cmcc", "cucc", "ctcc")
 CLASSES = ("otp", "notification", "marketing")
@@ -37,6 +47,13 @@ TENCENT_CODES = {
 }
 # How traffic is spread by default: every route has at least three suppliers to fail over to.
 WEIGHTS = {"aliyun": 40.0, "tencent": 30.0, "twilio": 10.0, "cmpp": 20.0}
+# Our TPS gate per supplier: the API rate its simulator enforces (Alibaba 5000 QPS, Tencent 3000,
+# SUPPLIERS.md), and a contract-like rate for the two that enforce none.
+SUPPLIER_TPS = {"aliyun": 5000.0, "tencent": 3000.0, "twilio": 2000.0, "cmpp": 3000.0}
+# Submits in flight per supplier: at a ~80 ms submit latency, 128 carry ~1,600 messages/s each.
+SUPPLIER_CONCURRENCY = 128
+# The demo tenant may send as fast as the platform goes, so the load generator finds its limits.
+DEMO_TENANT_RATE_PER_S = 20_000.0
 
 
 @dataclass(frozen=True)
@@ -49,10 +66,25 @@ class DemoPorts:
 
 
 @dataclass(frozen=True)
+class SimulatorSite:
+    """A simulator standing in for one configured supplier, and the address it listens on."""
+
+    supplier: str
+    config: SimulatorConfig
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class DemoPlatform:
     settings: SendTierSettings
-    simulators: dict[str, SimulatorConfig]  # supplier name → its simulator
+    simulators: dict[str, SimulatorSite]  # supplier name → its simulator
     tenant_tokens: dict[str, str]
+    # The settings as `sendtier.yaml` holds them, secrets in clear: what separate processes load.
+    document: dict[str, Any]
+
+    def settings_yaml(self) -> str:
+        return yaml.safe_dump(self.document, allow_unicode=True, sort_keys=False)
 
 
 def demo_platform(
@@ -68,38 +100,87 @@ def demo_platform(
             "name": name,
             "account": account,
             "base_url": f"http://{host}:{sim_ports[name]}",
+            "tps": SUPPLIER_TPS[name],
+            "max_concurrency": SUPPLIER_CONCURRENCY,
             "templates": _supplier_templates(name),
         }
         for name, account in accounts.items()
     ]
-    settings = SendTierSettings.model_validate(
-        {
-            "database": database.model_dump(),
-            "bus": bus.model_dump(),
-            "api": {"host": host, "port": ports.api},
-            "dispatch": {"host": host, "port": ports.dispatch, "default_routes": _routes()},
-            "receipts": {"host": host, "port": ports.receipts, "public_url": receipts_url},
-            "persist": {"host": host, "port": ports.persist},
-            "suppliers": suppliers,
-            "tenants": [
-                {"name": name, "token": token, "signatures": ["短信平台"]}
-                for name, token in tokens.items()
-            ],
-            "templates": [
-                {"id": template_id, "message_class": cls, "text": text}
-                for template_id, (cls, text) in TEMPLATES.items()
-            ],
-        }
-    )
-    simulators = {
-        name: SimulatorConfig(
-            account=accounts[name],
-            callback_url=f"{receipts_url}/v1/callbacks/{name}",
+    document: dict[str, Any] = {
+        "database": database.model_dump(),
+        "bus": bus.model_dump(),
+        "api": {"host": host, "port": ports.api},
+        "dispatch": {"host": host, "port": ports.dispatch, "default_routes": _routes()},
+        "receipts": {"host": host, "port": ports.receipts, "public_url": receipts_url},
+        "persist": {"host": host, "port": ports.persist},
+        "suppliers": suppliers,
+        "tenants": [
+            {
+                "name": name,
+                "token": token,
+                "signatures": ["短信平台"],
+                **({"rate_per_s": DEMO_TENANT_RATE_PER_S} if name == "demo" else {}),
+            }
+            for name, token in tokens.items()
+        ],
+        "templates": [
+            {"id": template_id, "message_class": cls, "text": text}
+            for template_id, (cls, text) in TEMPLATES.items()
+        ],
+    }
+    settings = SendTierSettings.model_validate(document)
+    return DemoPlatform(settings, stand_in_simulators(settings), tokens, document)
+
+
+def stand_in_simulators(
+    settings: SendTierSettings,
+    plans: Mapping[str, FaultPlan] | None = None,
+    default_plan: FaultPlan | None = None,
+) -> dict[str, SimulatorSite]:
+    """One simulator per configured supplier, listening where the supplier's `base_url` points.
+
+    Each answers for the supplier's own account, so the adapters talk to it unchanged, and
+    pushes receipts to the gateway's public URL. `plans` maps supplier names to fault plans;
+    the others get `default_plan` (default: a little of everything, nothing dramatic).
+    """
+    plans = plans or {}
+    unknown = sorted(set(plans) - {supplier.name for supplier in settings.suppliers})
+    if unknown:
+        raise ValueError(f"fault plans for suppliers not in the settings: {', '.join(unknown)}")
+    fallback = default_plan if default_plan is not None else FaultPlan.model_validate(DEMO_PLAN)
+    gateway = settings.receipts.public_url.rstrip("/")
+    sites = {}
+    for index, supplier in enumerate(settings.suppliers):
+        address = urlsplit(supplier.base_url)
+        if address.hostname is None or address.port is None:
+            raise ValueError(
+                f"supplier {supplier.name}: base_url {supplier.base_url!r} needs a host and a "
+                "port for a simulator to listen on"
+            )
+        config = SimulatorConfig(
+            account=supplier.account,
+            callback_url=f"{gateway}/v1/callbacks/{supplier.name}",
+            plan=plans.get(supplier.name, fallback),
             seed=index,
         )
-        for index, name in enumerate(accounts)
-    }
-    return DemoPlatform(settings, simulators, tokens)
+        sites[supplier.name] = SimulatorSite(
+            supplier.name, config, address.hostname, address.port
+        )
+    return sites
+
+
+@asynccontextmanager
+async def running_simulators(
+    sites: Mapping[str, SimulatorSite], clock: Clock = system_clock
+) -> AsyncIterator[dict[str, RunningSimulator]]:
+    """Serve every simulator until the block exits; supplier name → its running simulator."""
+    async with AsyncExitStack() as stack:
+        running = {}
+        for name, site in sites.items():
+            running[name] = await stack.enter_async_context(
+                running_simulator(site.config, clock, host=site.host, port=site.port)
+            )
+        yield running
 
 
 def _accounts() -> dict[str, dict[str, str]]:

@@ -6,12 +6,14 @@ convention; the send tier reads `sendtier.yaml` and SENDTIER_* the same way).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from controlplane.contracts import MessageClass
 from controlplane.settings import BusSettings, DatabaseSettings
+from controlplane.yamlsource import ConfigError, load_yaml
 
 
 class _Strict(BaseModel):
@@ -156,3 +158,22 @@ class SendTierSettings(_Strict):
     tenants: list[TenantSettings] = []
     templates: list[TemplateSettings] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def load_sendtier_settings(path: Path) -> SendTierSettings:
+    """Settings from a `sendtier.yaml`; a bad one raises ConfigError naming file, line and field."""
+    document = load_yaml(path)
+    raw = document.data if document.data is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError([document.problem((), "the settings file must be a mapping")])
+    try:
+        return SendTierSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            document.problem(
+                tuple(error["loc"]),
+                "unknown key" if error["type"] == "extra_forbidden" else error["msg"],
+            )
+            for error in exc.errors()
+        ]
+        raise ConfigError(problems) from None

@@ -15,7 +15,7 @@ rule programs read them as `double(n) / 1e9`, which is bit-for-bit the float Pyt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -39,9 +39,6 @@ class Reading:
         self.sums = EMPTY_SUMS
         self.no_data_for = 0.0
 
-    def quantile(self, quantile: float) -> int:
-        return round(self.sums.sketch.quantile(self.mapping, quantile) * NANO)
-
 
 Kind = Literal["count", "real", "count_map", "real_map"]
 Reader = Callable[[Reading], Any]
@@ -50,11 +47,11 @@ Reader = Callable[[Reading], Any]
 @dataclass(frozen=True)
 class Variable:
     """One aggregate: `read` gives an int (billionths for reals), or a map of them;
-    `read_key` gives one entry of a map (0 when absent)."""
+    `entry(key)` makes a reader of one entry of a map (0 when absent)."""
 
     kind: Kind
     read: Reader
-    read_key: Callable[[Reading, str], int] | None = None
+    entry: Callable[[str], Reader] | None = None
 
     def value(self, reading: Reading) -> Any:
         """The aggregate as Python shows it."""
@@ -91,7 +88,10 @@ def _rate(outcomes: tuple[str, ...], when_empty: int) -> Variable:
 
 
 def _quantile(quantile: float) -> Variable:
-    return Variable("real", lambda reading: reading.quantile(quantile))
+    return Variable(
+        "real",
+        lambda reading: round(reading.sums.sketch.quantile(reading.mapping, quantile) * NANO),
+    )
 
 
 def _error_share(reading: Reading) -> dict[str, int]:
@@ -99,9 +99,19 @@ def _error_share(reading: Reading) -> dict[str, int]:
     return {code: _ratio(number, total) for code, number in reading.sums.codes.items()}
 
 
-def _error_share_of(reading: Reading, code: str) -> int:
-    number = reading.sums.codes.get(code, 0)
-    return _ratio(number, reading.sums.total) if number else 0
+def _error_share_of(code: str) -> Reader:
+    def error_share(reading: Reading) -> int:
+        sums = reading.sums
+        number = sums.codes.get(code)
+        return (number * NANO + sums.total // 2) // sums.total if number else 0  # _ratio
+
+    return error_share
+
+
+def _count_of(attribute: str, key: str) -> Reader:
+    if attribute == "outcomes":
+        return lambda reading: reading.sums.outcomes.get(key, 0)
+    return lambda reading: reading.sums.codes.get(key, 0)
 
 
 def _by_level(reading: Reading) -> dict[str, int]:
@@ -126,7 +136,8 @@ _LATENCY: Final[dict[str, Variable]] = {
 }
 _ERROR_SHARE: Final = Variable("real_map", _error_share, _error_share_of)
 
-VARIABLES: Final[dict[str, dict[str, Variable]]] = {
+# Every aggregate a window of each source offers, by name.
+VALUES: Final[dict[str, dict[str, Variable]]] = {
     "receipts": {
         **_COMMON,
         "delivered": _count("DELIVERED"),
@@ -150,13 +161,11 @@ VARIABLES: Final[dict[str, dict[str, Variable]]] = {
     },
     "supplier_logs": {
         **_COMMON,
-        "by_level": Variable(
-            "count_map", _by_level, lambda reading, level: reading.sums.outcomes.get(level, 0)
-        ),
+        "by_level": Variable("count_map", _by_level, lambda level: _count_of("outcomes", level)),
         "by_code": Variable(
             "count_map",
             lambda reading: dict(reading.sums.codes),
-            lambda reading, code: reading.sums.codes.get(code, 0),
+            lambda code: _count_of("codes", code),
         ),
         "error_count": Variable("count", _error_count),
         "warning_count": _count("WARNING"),
@@ -170,6 +179,13 @@ VARIABLES: Final[dict[str, dict[str, Variable]]] = {
         **_LATENCY,
     },
 }
+
+
+def check_labels(source: str, by: Iterable[str]) -> None:
+    """ValueError when a `by` label has an aggregate's name: CEL could not tell them apart."""
+    clashes = sorted(set(by) & set(VALUES[source]))
+    if clashes:
+        raise ValueError(f"labels {', '.join(clashes)} clash with {source} aggregates")
 
 
 class Aggregates(Mapping[str, Any]):
@@ -187,7 +203,7 @@ class Aggregates(Mapping[str, Any]):
     def read(
         cls, source: str, by: tuple[str, ...], labels: LabelSet, reading: Reading
     ) -> Aggregates:
-        values = {name: variable.value(reading) for name, variable in VARIABLES[source].items()}
+        values = {name: variable.value(reading) for name, variable in VALUES[source].items()}
         values.update(zip(by, labels, strict=True))
         return cls(by, labels, values)
 

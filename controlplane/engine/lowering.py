@@ -74,12 +74,11 @@ class Lowering:
         """The variable at tokens[index]: its last token, its input name, whether it is real."""
         if variable.kind in ("count_map", "real_map"):
             key = indexed_literal(tokens, index)
-            read_key = variable.read_key
-            if key is not None and read_key is not None:
+            if key is not None and variable.entry is not None:
                 entry = self._entries.get((name, key))
                 if entry is None:
                     entry = self._entries[(name, key)] = f"__{name}_{len(self._entries)}"
-                    self.inputs[entry] = _entry_reader(read_key, key)
+                    self.inputs[entry] = variable.entry(key)
                 return index + 3, entry, variable.kind == "real_map"
             self.inputs[name] = variable.value  # used whole: the map itself, as Python shows it
             return index, name, False
@@ -90,10 +89,6 @@ class Lowering:
 def _selected(tokens: list[Token], index: int) -> bool:
     """`x.total` selects a field of x: that `total` is not the window variable."""
     return index > 0 and tokens[index - 1].kind == "op" and tokens[index - 1].text == "."
-
-
-def _entry_reader(read_key: Callable[[Reading, str], int], key: str) -> Input:
-    return lambda reading: read_key(reading, key)
 
 
 def _literal_comparison(

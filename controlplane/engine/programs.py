@@ -1,12 +1,15 @@
-"""Rule expressions compiled for one window: one CEL program per window, run per label set.
+"""Rule expressions compiled for one window, and run on each of its label sets.
 
-A window's expressions (every rule's `when` and `value` on that window) are lowered once, at load
-(lowering.py: the activation then holds integers only), and compiled into one program returning
-a list, so each label set costs one activation and one CEL call. If that call fails, each
-expression runs alone, so one failing expression (a type error, a division by zero) yields a
-CelEvaluationError in its place and leaves the others' results intact.
+A window's expressions (the `when` of every rule on that window) are lowered once, at load
+(lowering.py: the activation then holds integers only), and share one activation per label set.
+Most label sets fire no rule, so a program first runs all its expressions joined by `||`: when
+that is false, every expression is false and one CEL call answered them all. Otherwise each
+expression runs on its own, and one that fails (a type error, a division by zero) yields a
+CelEvaluationError in its place, leaving the others' results intact.
 
-Compile all the rules of one window into one program: activations are per program and label set.
+Compile all the conditions of one window into one program: activations are per program and
+label set. Values (`value:`, or a condition's left operand) are best a second program, run
+only on the label sets whose conditions hold (`WindowStore.evaluate(..., label_sets=...)`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import cel
 
-from controlplane.engine.aggregates import VARIABLES, Reading
+from controlplane.engine.aggregates import VALUES, Reading, check_labels
 from controlplane.engine.cel_expr import CelEvaluationError, CelExpression
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.lowering import Lowering
@@ -34,7 +37,7 @@ class WindowProgram:
     the order of `expressions`. Not thread-safe (one activation is reused), like the store."""
 
     __slots__ = (
-        "_all",
+        "_any",
         "_context",
         "_each",
         "_label_positions",
@@ -51,10 +54,8 @@ class WindowProgram:
             raise ValueError("a window program needs at least one expression")
         self.spec = spec
         self.expressions = tuple(expressions)
-        variables = VARIABLES[spec.source]
-        clashes = sorted(set(spec.by) & set(variables))
-        if clashes:
-            raise ValueError(f"labels {', '.join(clashes)} clash with {spec.source} aggregates")
+        variables = VALUES[spec.source]
+        check_labels(spec.source, spec.by)
         read = set().union(*(expression.variables for expression in self.expressions))
         shadowed = sorted(
             set().union(*(expression.bound for expression in self.expressions))
@@ -75,7 +76,12 @@ class WindowProgram:
         self.lowered = tuple(lowering.lower(expression.source) for expression in self.expressions)
         try:
             self._each = [cel.compile(text) for text in self.lowered]
-            self._all = cel.compile("[" + ", ".join(f"({text})" for text in self.lowered) + "]")
+            # None for one expression: the expression itself is its own prefilter.
+            self._any = (
+                cel.compile(" || ".join(f"({text})" for text in self.lowered))
+                if len(self.lowered) > 1
+                else None
+            )
         except ValueError as exc:  # a rewrite bug, never the author's: the source compiled
             raise AssertionError(f"lowered CEL does not compile: {self.lowered}: {exc}") from exc
         labels = [(name, index) for index, name in enumerate(spec.by) if name in read]
@@ -101,11 +107,13 @@ class WindowProgram:
             if value != old:
                 add(name, value)
         self._previous = values
-        try:
-            results: list[Any] = self._all.execute(context)
-            return results
-        except Exception:  # find which expression failed, and keep the others' results
-            return [self._run_one(index, context) for index in range(len(self._each))]
+        if self._any is not None:
+            try:
+                if self._any.execute(context) is False:  # so no expression is true, nor fails
+                    return [False] * len(self._each)
+            except Exception:
+                pass  # one expression fails, or is not a condition: run them one by one
+        return [self._run_one(index, context) for index in range(len(self._each))]
 
     def _run_one(self, index: int, context: cel.Context) -> Any:
         try:

@@ -61,7 +61,17 @@ class WindowSketch:
     Bins are dense from `offset`; `blocks` holds the sum of every _BLOCK bins, so a quantile
     scans ~a dozen block sums and then one block, not every bin of the window."""
 
-    __slots__ = ("_quantiles", "_through_block", "blocks", "count", "counts", "offset", "zeros")
+    __slots__ = (
+        "_quantiles",
+        "_running",
+        "_running_block",
+        "_through_block",
+        "blocks",
+        "count",
+        "counts",
+        "offset",
+        "zeros",
+    )
 
     def __init__(self) -> None:
         self.offset = 0  # the key of counts[0]
@@ -69,15 +79,19 @@ class WindowSketch:
         self.blocks: list[int] = []
         self.zeros = 0
         self.count = 0  # events in counts (zeros excluded)
-        # Until the next add: quantiles read so far, and the running sums of `blocks`.
+        # Until the next add: quantiles read so far, the running sums of `blocks`, and the
+        # running counts within the last block a quantile was found in.
         self._quantiles: dict[float, float] | None = None
         self._through_block: list[int] | None = None
+        self._running_block = -1
+        self._running: list[int] = []
 
     def add(self, bins: dict[int, int], sign: int = 1) -> None:
         """Add (sign=1) or subtract (sign=-1) one bucket's bins."""
         if not bins:
             return
         self._quantiles = self._through_block = None
+        self._running_block = -1
         zeros = bins.get(ZERO_KEY, 0)
         if zeros:
             self.zeros += sign * zeros
@@ -137,7 +151,11 @@ class WindowSketch:
             block = bisect_right(through_block, rank)
             below = through_block[block - 1] if block else 0
             start = block << _BLOCK_BITS
-            running = list(accumulate(self.counts[start : start + _BLOCK]))
+            if self._running_block == block:  # p95 and p99 often share a block
+                running = self._running
+            else:
+                running = self._running = list(accumulate(self.counts[start : start + _BLOCK]))
+                self._running_block = block
             value = mapping.value(start + bisect_right(running, rank - below) + self.offset)
         known[quantile] = value
         return value

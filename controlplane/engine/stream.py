@@ -15,15 +15,18 @@ that went quiet, and a flood of new label sets cannot grow memory without bound.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from controlplane.engine.buckets import Bucket, WindowSums
 from controlplane.engine.event_filter import EventFilter
-from controlplane.engine.labels import LabelKeys
+from controlplane.engine.labels import OTHER, LabelKeys
 from controlplane.engine.sources import Fact
 from controlplane.engine.specs import StreamKey
+
+log = logging.getLogger(__name__)
 
 
 class _Slab:
@@ -80,6 +83,7 @@ class Stream:
         self._last_seen: OrderedDict[Hashable, float] = OrderedDict()
         self._new_keys: set[Hashable] = set()  # label sets of the open slab not yet live
         self._outbox: list[_Slab] | None = [] if export_partials else None
+        self._warned_cap = False
 
     # -- windows ------------------------------------------------------------------------------
 
@@ -168,10 +172,22 @@ class Stream:
                 bucket = slab.buckets[key] = Bucket()
             slab.lookup[key_for_lookup] = bucket
             slab.folds = True
+            if not self._warned_cap:
+                self._warned_cap = True  # once: the counter tells how much, the log that it began
+                log.warning(
+                    "event=label_cap_reached source=%s by=%s cap=%d folds_into=%s",
+                    self.key.source,
+                    ",".join(self.key.by),
+                    self._label_cap,
+                    OTHER,
+                )
             if key not in live:
                 self._new_keys.add(key)
             return bucket
-        bucket = slab.buckets[key] = slab.lookup[key] = Bucket()
+        bucket = slab.buckets.get(key)  # `other` may already hold folded label sets here
+        if bucket is None:
+            bucket = slab.buckets[key] = Bucket()
+        slab.lookup[key] = bucket
         if key not in live:
             self._new_keys.add(key)
         return bucket

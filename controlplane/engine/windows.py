@@ -12,14 +12,15 @@ a window, and "the last two minutes" means the last two minutes of traffic the c
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from controlplane.clock import Clock
-from controlplane.engine.aggregates import VARIABLES, Aggregates, Reading
+from controlplane.engine.aggregates import Aggregates, Reading, check_labels
 from controlplane.engine.buckets import EMPTY_SUMS
 from controlplane.engine.cel_expr import CelExpression
 from controlplane.engine.event_filter import EventFilter
@@ -30,6 +31,8 @@ from controlplane.engine.sketch import SketchMapping
 from controlplane.engine.sources import source_named
 from controlplane.engine.specs import StreamKey, WindowSpec
 from controlplane.engine.stream import Stream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,11 @@ class StreamStats:
 
 
 class WindowStore:
-    """Every registered window, fed by `add_batch` (or `merge_partials`) and read by rules."""
+    """Every registered window, fed by `add_batch` (or `merge_partials`) and read by rules.
+
+    A load registers each rule's WindowSpec and compiles each window's conditions into one
+    WindowProgram; every round, `advance` then `evaluate` each program. Pure and in memory, and
+    not thread-safe: one task (the event loop) feeds and reads it."""
 
     def __init__(
         self,
@@ -89,9 +96,7 @@ class WindowStore:
         stream = self._streams.get(spec.stream)
         if stream is None:
             label_keys = LabelKeys(source, spec.by)
-            clashes = sorted(set(spec.by) & set(VARIABLES[source.name]))
-            if clashes:
-                raise ValueError(f"labels {', '.join(clashes)} clash with {source.name} aggregates")
+            check_labels(source.name, spec.by)
             keep = None
             if spec.filter is not None:
                 keep = self._filters.get((source.name, spec.filter))
@@ -160,14 +165,18 @@ class WindowStore:
             stream.advance(now_s)
 
     def evaluate(
-        self, program: WindowProgram, now: datetime | None = None
+        self,
+        program: WindowProgram,
+        now: datetime | None = None,
+        label_sets: Container[LabelSet] | None = None,
     ) -> dict[LabelSet, list[Any]]:
         """Run `program` on every live label set of its window ending at `now` (the clock's time
-        by default): label set → one result per expression, a CelEvaluationError where one
-        failed."""
+        by default), or on those of them in `label_sets`: label set → one result per
+        expression, a CelEvaluationError where one failed."""
         return {
             labels: program.run(reading, labels)
             for labels, reading in self._readings(program.spec, now)
+            if label_sets is None or labels in label_sets
         }
 
     def aggregates(
@@ -218,6 +227,7 @@ class WindowStore:
         return stream
 
     def stats(self) -> list[StreamStats]:
+        """Each stream's label sets, folded events and refused inputs (for `/metrics`)."""
         return [
             StreamStats(
                 key.source,
@@ -269,9 +279,18 @@ class WindowStore:
                 # Sketch bins of another accuracy are other bins: adding them would be wrong.
                 self.unmatched_partials += 1
                 continue
-            label_keys = stream.label_keys
-            labelled = zip(
-                (label_keys.key(labels) for labels in partial.labels), partial.buckets, strict=True
-            )
+            try:  # check the whole partial before adding any of it
+                keys = [stream.label_keys.key(labels) for labels in partial.labels]
+                labelled = list(zip(keys, partial.buckets, strict=True))
+            except ValueError as exc:
+                self.unmatched_partials += 1
+                log.warning(
+                    "event=partial_refused source=%s replica=%s second=%d error=%r",
+                    partial.source,
+                    partial.replica,
+                    partial.second,
+                    str(exc),
+                )
+                continue
             merged += stream.merge(partial.second, labelled, now_s)
         return merged

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from controlplane.service import ControlPlane
-from controlplane.web import ingest, ops
+from controlplane.web import ingest, ops, rules_api
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 
@@ -19,9 +22,21 @@ def create_app(service: ControlPlane) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task[object]] = set()
+
+        def reload_on_sighup() -> None:
+            task = loop.create_task(service.rules.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        if threading.current_thread() is threading.main_thread():
+            loop.add_signal_handler(signal.SIGHUP, reload_on_sighup)
         try:
             yield
         finally:
+            if threading.current_thread() is threading.main_thread():
+                loop.remove_signal_handler(signal.SIGHUP)
             await service.stop()
 
     app = FastAPI(title="smsctl control plane", lifespan=lifespan)
@@ -30,5 +45,6 @@ def create_app(service: ControlPlane) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(ingest.router)
+    app.include_router(rules_api.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

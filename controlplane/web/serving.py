@@ -77,15 +77,26 @@ class ServerGroup:
         return self.urls
 
     async def stop(self) -> None:
-        """Stop in reverse order of start: front doors first, so nothing new comes in."""
+        """Stop in reverse order of start: front doors first, so nothing new comes in.
+
+        Safe after a start that failed part-way: only the servers that were started are stopped,
+        and one that crashed is logged without keeping the others running.
+        """
+        started = self._served[: len(self._servers)]
         for server, task, item in zip(
-            reversed(self._servers), reversed(self._tasks), reversed(self._served), strict=True
+            reversed(self._servers), reversed(self._tasks), reversed(started), strict=True
         ):
             server.should_exit = True
-            await task
-            log.info("stopped name=%s", item.name)
+            try:
+                await task
+            except Exception:
+                log.exception("stop failed name=%s", item.name)
+            else:
+                log.info("stopped name=%s", item.name)
+        self._servers, self._tasks = [], []
         for sock in self._sockets:
             sock.close()
+        self._sockets = []
 
     async def run_until_signalled(self) -> None:
         """Serve until SIGINT or SIGTERM, then stop every server cleanly."""

@@ -120,6 +120,24 @@ def test_partials_of_another_sketch_accuracy_or_stream_are_refused_and_counted()
     assert leader.unmatched_partials == 2
 
 
+def test_a_partial_whose_labels_do_not_match_its_stream_is_refused_whole() -> None:
+    clock = clock_at_t0()
+    leader = store(clock)
+    second = int(T0.timestamp())
+    mismatched = PartialBuckets(
+        "receipts",
+        None,
+        ("supplier", "carrier"),
+        second,
+        [("aliyun", "cmcc"), ("tencent",)],
+        [Bucket(total=1, outcomes={"DELIVERED": 1}), Bucket(total=1, outcomes={"FAILED": 1})],
+        0.01,
+    )
+    assert leader.merge_partials([mismatched]) == 0
+    assert leader.unmatched_partials == 1
+    assert leader.aggregates(SPECS[0]) == {}
+
+
 def test_partials_older_than_the_ring_are_counted_late_and_skipped() -> None:
     clock = clock_at_t0()
     leader = store(clock)

@@ -86,7 +86,7 @@ def test_every_expression_has_the_value_cel_gives_it_over_the_aggregates() -> No
         assert results[labels] == expected, labels
 
 
-def test_a_rule_reads_its_when_and_its_value_in_one_call_per_label_set() -> None:
+def test_a_rule_reads_its_value_on_the_label_sets_where_its_condition_holds() -> None:
     clock = clock_at_t0()
     store = WindowStore(clock)
     store.register(RECEIPTS)
@@ -100,8 +100,13 @@ def test_a_rule_reads_its_when_and_its_value_in_one_call_per_label_set() -> None
     when = CelExpression("delivery_rate < 0.90 && total >= 10")
     value = when.value_operand()
     assert value is not None
-    results = store.evaluate(store.compile(RECEIPTS, [when, value]))
-    assert results == {("aliyun", "cmcc"): [True, 0.8], ("tencent", "cmcc"): [False, 1.0]}
+    conditions = store.evaluate(store.compile(RECEIPTS, [when]))
+    assert conditions == {("aliyun", "cmcc"): [True], ("tencent", "cmcc"): [False]}
+    active = {labels for labels, [holds] in conditions.items() if holds}
+    values = store.evaluate(store.compile(RECEIPTS, [value]), label_sets=active)
+    assert values == {("aliyun", "cmcc"): [0.8]}
+    both = store.evaluate(store.compile(RECEIPTS, [when, value]))
+    assert both == {("aliyun", "cmcc"): [True, 0.8], ("tencent", "cmcc"): [False, 1.0]}
 
 
 def test_a_map_entry_the_window_never_saw_reads_zero() -> None:
@@ -200,3 +205,16 @@ def test_programs_compare_integers_where_the_rule_compares_with_a_literal(
 ) -> None:
     store = populated(clock_at_t0())
     assert store.compile(RECEIPTS, [CelExpression(text)]).lowered == (lowered,)
+
+
+def test_conditions_that_all_fail_to_hold_read_false_and_a_failing_one_still_reports() -> None:
+    store = populated(clock_at_t0())
+    quiet = store.compile(
+        RECEIPTS, [CelExpression("total > 1000000"), CelExpression("p99 > 3600.0")]
+    )
+    assert all(results == [False, False] for results in store.evaluate(quiet).values())
+    broken = store.compile(
+        RECEIPTS, [CelExpression("total > 1000000"), CelExpression("total / 0 > 1")]
+    )
+    for never, failed in store.evaluate(broken).values():
+        assert never is False and isinstance(failed, CelEvaluationError)

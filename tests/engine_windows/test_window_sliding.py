@@ -160,7 +160,9 @@ def test_a_filter_reading_a_field_the_source_lacks_is_refused_at_registration() 
         store.register(WindowSpec("receipts", (), 60, filter='tenant == "acme"'))
 
 
-def test_label_sets_beyond_the_cap_fold_into_other_and_are_counted() -> None:
+def test_label_sets_beyond_the_cap_fold_into_other_and_are_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store, clock = store_with(BY_SUPPLIER_CARRIER, label_cap=2)
     store.add_batch(
         "receipts",
@@ -183,6 +185,10 @@ def test_label_sets_beyond_the_cap_fold_into_other_and_are_counted() -> None:
     clock.advance(1)
     assert store.aggregates(BY_SUPPLIER_CARRIER)[("b", "cmcc")]["total"] == 2
     assert store.stats()[0].folded_events == 3
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning == (
+        "event=label_cap_reached source=receipts by=supplier,carrier cap=2 folds_into=other"
+    )
 
 
 def test_a_label_set_that_went_idle_frees_its_place_under_the_cap() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from controlplane.engine.aggregates import VALUES, plan_for
+from controlplane.engine.aggregates import VALUES, check_labels
 from controlplane.engine.cel_expr import CelExpression
 from controlplane.engine.cel_syntax import tokenize
 from controlplane.engine.sources import SOURCES as STREAMS
@@ -25,7 +25,7 @@ class WindowVariableError(ValueError):
 
 def check_by(source: str, by: tuple[str, ...]) -> None:
     """`by` labels that collide with the source's aggregate names cannot be told apart in CEL."""
-    plan_for(source, by, None)
+    check_labels(source, by)
 
 
 def joined_sources(source: str, expression: CelExpression) -> frozenset[str]:

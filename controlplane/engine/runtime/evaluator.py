@@ -1,0 +1,240 @@
+"""Evaluates rule groups: stream and PromQL alert rules through their state machines, recordings.
+
+One `RuleEvaluator` per loaded rule set. A reload builds a new one and hands it the old one's
+alerts, so firing alerts keep firing across reloads as they do across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from controlplane.clock import Clock
+from controlplane.engine.alerts import Alert, AlertStateMachine, AlertTransition, fingerprint
+from controlplane.engine.cel_expr import CelEvaluationError
+from controlplane.engine.promql import (
+    PromQLAlertEvaluator,
+    PromQLAlertRule,
+    RuleEvaluationMetrics,
+)
+from controlplane.engine.promql.client import PrometheusClient
+from controlplane.engine.rules.model import AlertRule, RecordingRule, RuleGroup, RuleSet
+from controlplane.engine.runtime.alert_log import AlertLog
+from controlplane.engine.runtime.health import RuleHealth
+from controlplane.engine.runtime.sink import AlertNotice, AlertSink
+from controlplane.engine.runtime.stream_rules import (
+    StreamReading,
+    alert_readings,
+    recorded_values,
+    register_windows,
+    render_annotations,
+)
+from controlplane.engine.windows import WindowStore
+
+log = logging.getLogger(__name__)
+SeriesKey = tuple[tuple[str, str], ...]
+
+
+def rule_key(group: RuleGroup, name: str) -> str:
+    return f"{group.name}/{name}"
+
+
+@dataclass
+class _AlertRuleState:
+    """A loaded alert rule with its alerts, rendered annotations and health."""
+
+    key: str
+    group: RuleGroup
+    rule: AlertRule
+    machine: AlertStateMachine
+    health: RuleHealth
+    promql: PromQLAlertEvaluator | None = None
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class RuleEvaluator:
+    """Holds a rule set's runtime state and evaluates its groups on demand."""
+
+    def __init__(
+        self,
+        rule_set: RuleSet,
+        store: WindowStore,
+        alert_log: AlertLog,
+        sink: AlertSink,
+        prometheus: PrometheusClient,
+        metrics: RuleEvaluationMetrics,
+        clock: Clock,
+        *,
+        external_url: str,
+        previous: RuleEvaluator | None = None,
+    ) -> None:
+        self.rule_set = rule_set
+        self._store = store
+        self._alert_log = alert_log
+        self._sink = sink
+        self._prometheus = prometheus
+        self._metrics = metrics
+        self._clock = clock
+        self._external_url = external_url
+        self._alert_rules: dict[str, _AlertRuleState] = {}
+        self._recording_health: dict[str, RuleHealth] = {}
+        # Recorded series, exported on /metrics: name → label set → value.
+        self.recorded: dict[str, dict[SeriesKey, float]] = {}
+        kept = previous.alerts_by_rule() if previous is not None else {}
+        for group in rule_set.groups:
+            for rule in group.rules:
+                if isinstance(rule, AlertRule):
+                    self._add_alert_rule(group, rule, kept)
+                else:
+                    self._add_recording_rule(group, rule)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _add_alert_rule(
+        self, group: RuleGroup, rule: AlertRule, kept: Mapping[str, list[Alert]]
+    ) -> None:
+        key = rule_key(group, rule.name)
+        alerts = kept[key] if key in kept else self._alert_log.restore(key)
+        health = RuleHealth(key, "alert", rule.source)
+        if rule.is_promql:
+            assert rule.expr is not None
+            promql = PromQLAlertEvaluator(
+                PromQLAlertRule(
+                    group.name,
+                    rule.name,
+                    rule.expr,
+                    {name: template.source for name, template in rule.labels.items()},
+                    rule.timing,
+                ),
+                self._prometheus,
+                self._metrics,
+                alerts=alerts,
+            )
+            state = _AlertRuleState(key, group, rule, promql.machine, health, promql)
+        else:
+            assert rule.stream is not None
+            register_windows(self._store, rule.stream)
+            state = _AlertRuleState(
+                key, group, rule, AlertStateMachine(rule.timing, alerts), health
+            )
+        self._alert_rules[key] = state
+
+    def _add_recording_rule(self, group: RuleGroup, rule: RecordingRule) -> None:
+        key = rule_key(group, rule.name)
+        if rule.stream is not None:
+            register_windows(self._store, rule.stream)
+        self._recording_health[key] = RuleHealth(key, "record", rule.source)
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    async def evaluate_group(self, group: RuleGroup, now: datetime | None = None) -> None:
+        """Evaluate every rule of `group` at `now` (the clock's time by default), in order."""
+        at = now or self._clock.now()
+        notices: list[AlertNotice] = []
+        for rule in group.rules:
+            key = rule_key(group, rule.name)
+            started = time.perf_counter()
+            if isinstance(rule, AlertRule):
+                notices.extend(await self._evaluate_alert_rule(self._alert_rules[key], at, started))
+            else:
+                self._evaluate_recording_rule(group, rule, key, at, started)
+        if notices:
+            await self._sink.deliver(notices)
+
+    async def _evaluate_alert_rule(
+        self, state: _AlertRuleState, at: datetime, started: float
+    ) -> list[AlertNotice]:
+        before = {alert.fingerprint: alert for alert in state.machine.alerts}
+        try:
+            transitions, readings, error = await self._transitions(state, at)
+        except (CelEvaluationError, ValueError) as exc:
+            state.health = state.health.failed(at, _ms_since(started), str(exc))
+            self._metrics.failed(state.group.name, state.rule.name, "cel")
+            log.warning("rule evaluation failed rule=%s error=%s", state.key, exc)
+            return []
+        self._render(state, readings)
+        duration = _ms_since(started)
+        state.health = (
+            state.health.failed(at, duration, error)
+            if error
+            else state.health.succeeded(at, duration)
+        )
+        await self._alert_log.save(
+            state.key, before, state.machine.alerts, transitions, state.annotations
+        )
+        return [
+            AlertNotice(
+                state.key, t, state.annotations.get(t.alert.fingerprint, {}), state.rule.actions
+            )
+            for t in transitions
+        ]
+
+    async def _transitions(
+        self, state: _AlertRuleState, at: datetime
+    ) -> tuple[list[AlertTransition], dict[str, StreamReading], str | None]:
+        """The rule's transitions, its readings by fingerprint, and a PromQL error if any.
+
+        A PromQL rule whose query fails leaves its alerts as they were (never a silent resolve)
+        and fires its RuleEvaluationFailing alert instead.
+        """
+        if state.promql is not None:
+            evaluation = await state.promql.evaluate(at)
+            error = str(evaluation.error) if evaluation.error is not None else None
+            return [*evaluation.transitions, *evaluation.failing_transitions], {}, error
+        self._metrics.evaluated(state.group.name, state.rule.name)
+        readings = alert_readings(state.rule, self._store, at)
+        transitions = state.machine.evaluate([r.sample for r in readings], at)
+        return transitions, {fingerprint(r.sample.labels): r for r in readings}, None
+
+    def _render(self, state: _AlertRuleState, readings: Mapping[str, StreamReading]) -> None:
+        rendered: dict[str, dict[str, str]] = {}
+        for alert in state.machine.alerts:
+            reading = readings.get(alert.fingerprint)
+            aggregates = reading.aggregates if reading is not None else None
+            rendered[alert.fingerprint] = render_annotations(
+                state.rule, alert.labels, alert.value, aggregates, self._external_url
+            )
+        state.annotations = rendered
+
+    def _evaluate_recording_rule(
+        self, group: RuleGroup, rule: RecordingRule, key: str, at: datetime, started: float
+    ) -> None:
+        health = self._recording_health[key]
+        if rule.stream is None:
+            # PromQL recording rules belong to Prometheus, which evaluates them itself.
+            self._recording_health[key] = health.succeeded(at, 0.0)
+            return
+        try:
+            self.recorded[rule.name] = recorded_values(rule, self._store, at)
+        except (CelEvaluationError, ValueError) as exc:
+            self._recording_health[key] = health.failed(at, _ms_since(started), str(exc))
+            self._metrics.failed(group.name, rule.name, "cel")
+            return
+        self._metrics.evaluated(group.name, rule.name)
+        self._recording_health[key] = health.succeeded(at, _ms_since(started))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def alerts_by_rule(self) -> dict[str, list[Alert]]:
+        return {key: state.machine.alerts for key, state in self._alert_rules.items()}
+
+    def live_alerts(self) -> list[tuple[str, Alert, Mapping[str, str]]]:
+        """Every alert the engine holds now: (rule key, alert, annotations)."""
+        return [
+            (key, alert, state.annotations.get(alert.fingerprint, {}))
+            for key, state in self._alert_rules.items()
+            for alert in state.machine.alerts
+        ]
+
+    def health(self) -> list[RuleHealth]:
+        return [
+            *(state.health for state in self._alert_rules.values()),
+            *self._recording_health.values(),
+        ]
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
