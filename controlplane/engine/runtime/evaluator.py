@@ -223,11 +223,15 @@ class RuleEvaluator:
 
     def live_alerts(self) -> list[tuple[str, Alert, Mapping[str, str]]]:
         """Every alert the engine holds now: (rule key, alert, annotations)."""
-        return [
-            (key, alert, state.annotations.get(alert.fingerprint, {}))
-            for key, state in self._alert_rules.items()
-            for alert in state.machine.alerts
-        ]
+        held = []
+        for key, state in self._alert_rules.items():
+            held.extend(
+                (key, alert, state.annotations.get(alert.fingerprint, {}))
+                for alert in state.machine.alerts
+            )
+            if state.promql is not None:  # its RuleEvaluationFailing alert
+                held.extend((key, alert, {}) for alert in state.promql.failing_machine.alerts)
+        return held
 
     def health(self) -> list[RuleHealth]:
         return [
