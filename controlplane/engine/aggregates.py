@@ -31,13 +31,18 @@ class Reading:
     """What variables read for one label set in one window: its running sums and the seconds
     since its last event. A window's reader moves one Reading from label set to label set."""
 
-    __slots__ = ("mapping", "no_data_for", "sums", "window_s")
+    __slots__ = ("joined", "mapping", "no_data_for", "sums", "window_s")
 
-    def __init__(self, window_s: int, mapping: SketchMapping) -> None:
+    def __init__(
+        self, window_s: int, mapping: SketchMapping, joined: tuple[Reading, ...] = ()
+    ) -> None:
         self.window_s = window_s
         self.mapping = mapping
         self.sums = EMPTY_SUMS
         self.no_data_for = 0.0
+        # The same label set in the same window of other sources (`receipts.total` in a
+        # submits rule), moved along with this one.
+        self.joined = joined
 
 
 Kind = Literal["count", "real", "count_map", "real_map"]
@@ -179,6 +184,10 @@ VALUES: Final[dict[str, dict[str, Variable]]] = {
         **_LATENCY,
     },
 }
+
+
+class UnknownVariableError(ValueError):
+    """An expression reads a name that is neither an aggregate of its source nor a label."""
 
 
 def check_labels(source: str, by: Iterable[str]) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from controlplane.engine.aggregates import NANO, Reading, Variable
+from controlplane.engine.aggregates import NANO, Reading, UnknownVariableError, Variable
 from controlplane.engine.cel_syntax import COMPARISONS, Token, indexed_literal, tokenize
 
 Input = Callable[[Reading], Any]
@@ -37,10 +37,16 @@ _EXACT_BELOW: Final = Decimal(9_000_000)
 
 
 class Lowering:
-    """Lowers the expressions of one window, collecting the inputs (name → reader) they read."""
+    """Lowers the expressions of one window, collecting the inputs (name → reader) they read.
 
-    def __init__(self, variables: dict[str, Variable]) -> None:
+    `joined` maps other sources to their aggregates: `receipts.total` reads the same label set
+    in the same window of receipts (Reading.joined, in this order)."""
+
+    def __init__(
+        self, variables: dict[str, Variable], joined: dict[str, dict[str, Variable]] | None = None
+    ) -> None:
         self.variables = variables
+        self.joined = joined or {}
         self.inputs: dict[str, Input] = {}
         self._entries: dict[tuple[str, str], str] = {}  # (map, literal key) → input name
 
@@ -50,11 +56,16 @@ class Lowering:
         index = 0
         while index < len(tokens):
             token = tokens[index]
-            variable = self.variables.get(token.text) if token.kind == "ident" else None
-            if variable is None or _selected(tokens, index):
+            if token.kind != "ident" or _selected(tokens, index):
                 index += 1
                 continue
-            last, name, real = self._atom(tokens, index, token.text, variable)
+            if token.text in self.joined:
+                last, name, real = self._joined_atom(tokens, index, token.text)
+            elif token.text in self.variables:
+                last, name, real = self._atom(tokens, index, token.text, self.variables[token.text])
+            else:
+                index += 1
+                continue
             if real:
                 compared = _literal_comparison(tokens, index, last, name)
                 if compared is not None:
@@ -84,6 +95,39 @@ class Lowering:
             return index, name, False
         self.inputs[name] = variable.read
         return index, name, variable.kind == "real"
+
+    def _joined_atom(self, tokens: list[Token], index: int, source: str) -> tuple[int, str, bool]:
+        """`receipts.total` (or `receipts["total"]`) at tokens[index]: like `_atom`; the bare
+        `receipts` is the map of all its aggregates."""
+        position = list(self.joined).index(source)
+        variables = self.joined[source]
+        if _op(tokens, index + 1) == "." and index + 2 < len(tokens):
+            field: str | None = tokens[index + 2].text
+        else:
+            field = indexed_literal(tokens, index)
+        if field is None:
+            self.inputs[source] = _joined(_all_values(variables), position)
+            return index, source, False
+        variable = variables.get(field)
+        if variable is None:
+            raise UnknownVariableError(
+                f"{source} has no aggregate {field}; it offers: {', '.join(variables)}"
+            )
+        name = f"__{source}_{field}"
+        if variable.kind in ("count_map", "real_map"):
+            self.inputs[name] = _joined(variable.value, position)
+        else:
+            self.inputs[name] = _joined(variable.read, position)
+        last = index + 2 if _op(tokens, index + 1) == "." else index + 3
+        return last, name, variable.kind == "real"
+
+
+def _joined(read: Input, position: int) -> Input:
+    return lambda reading: read(reading.joined[position])
+
+
+def _all_values(variables: dict[str, Variable]) -> Input:
+    return lambda reading: {name: variable.value(reading) for name, variable in variables.items()}
 
 
 def _selected(tokens: list[Token], index: int) -> bool:

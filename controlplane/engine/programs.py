@@ -19,22 +19,20 @@ from typing import Any
 
 import cel
 
-from controlplane.engine.aggregates import VALUES, Reading, check_labels
+from controlplane.engine.aggregates import VALUES, Reading, UnknownVariableError, check_labels
 from controlplane.engine.cel_expr import CelEvaluationError, CelExpression
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.lowering import Lowering
 from controlplane.engine.specs import WindowSpec
 
 
-class UnknownVariableError(ValueError):
-    """An expression reads a name that is neither an aggregate of its source nor a label."""
-
-
 class WindowProgram:
     """Expressions (a rule's `when`, its `value`, ...) compiled against one window's aggregates.
 
     `WindowStore.evaluate(program)` runs them on every label set of `spec`; results come back in
-    the order of `expressions`. Not thread-safe (one activation is reused), like the store."""
+    the order of `expressions`. With `joined` sources, expressions also read the same label set
+    in the same (unfiltered) window of those sources: `receipts.total == 0` in a submits rule.
+    Not thread-safe (one activation is reused), like the store."""
 
     __slots__ = (
         "_any",
@@ -45,17 +43,30 @@ class WindowProgram:
         "_previous",
         "_readers",
         "expressions",
+        "joined",
         "lowered",
         "spec",
     )
 
-    def __init__(self, spec: WindowSpec, expressions: Sequence[CelExpression]) -> None:
+    def __init__(
+        self,
+        spec: WindowSpec,
+        expressions: Sequence[CelExpression],
+        joined: Sequence[str] = (),
+    ) -> None:
         if not expressions:
             raise ValueError("a window program needs at least one expression")
         self.spec = spec
         self.expressions = tuple(expressions)
         variables = VALUES[spec.source]
         check_labels(spec.source, spec.by)
+        if spec.source in joined or len(set(joined)) != len(joined):
+            raise ValueError(f"joined sources must be other sources, once each: {list(joined)}")
+        unknown_sources = sorted(set(joined) - set(VALUES))
+        if unknown_sources:
+            raise ValueError(f"unknown joined source {', '.join(unknown_sources)}")
+        # The windows of the joined sources: same labels, same span, every event.
+        self.joined = tuple(WindowSpec(source, spec.by, spec.window_s) for source in joined)
         read = set().union(*(expression.variables for expression in self.expressions))
         shadowed = sorted(
             set().union(*(expression.bound for expression in self.expressions))
@@ -65,14 +76,14 @@ class WindowProgram:
             raise ValueError(
                 f"a comprehension binds {', '.join(shadowed)}, a window variable; rename it"
             )
-        unknown = sorted(read - set(variables) - set(spec.by))
+        unknown = sorted(read - set(variables) - set(spec.by) - set(joined))
         if unknown:
-            offered = ", ".join([*variables, *spec.by])
+            offered = ", ".join([*variables, *spec.by, *joined])
             raise UnknownVariableError(
                 f"unknown variable {', '.join(unknown)} for a {spec.source} window; "
                 f"it offers: {offered}"
             )
-        lowering = Lowering(variables)
+        lowering = Lowering(variables, {source: VALUES[source] for source in joined})
         self.lowered = tuple(lowering.lower(expression.source) for expression in self.expressions)
         try:
             self._each = [cel.compile(text) for text in self.lowered]

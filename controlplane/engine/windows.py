@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from controlplane.clock import Clock
 from controlplane.engine.aggregates import Aggregates, Reading, check_labels
-from controlplane.engine.buckets import EMPTY_SUMS
+from controlplane.engine.buckets import EMPTY_SUMS, WindowSums
 from controlplane.engine.cel_expr import CelExpression
 from controlplane.engine.event_filter import EventFilter
 from controlplane.engine.labels import LabelKeys, LabelSet
@@ -130,12 +130,16 @@ class WindowStore:
                 if seconds not in wanted[key]:
                     stream.drop_window(seconds)
 
-    def compile(self, spec: WindowSpec, expressions: Sequence[CelExpression]) -> WindowProgram:
-        """Compile a rule's expressions (its `when`, its `value`, ...) for `spec`'s window, once,
-        at load. Raises UnknownVariableError for a name that is neither an aggregate of the
-        source nor one of the `by` labels; the spec must be registered before it is evaluated."""
+    def compile(
+        self, spec: WindowSpec, expressions: Sequence[CelExpression], joined: Sequence[str] = ()
+    ) -> WindowProgram:
+        """Compile the expressions of one window (the `when` of its rules), once, at load.
+
+        Raises UnknownVariableError for a name that is neither an aggregate of the source, one
+        of the `by` labels, nor a `joined` source. Before evaluating, register `spec` and, for
+        each joined source, `program.joined`."""
         source_named(spec.source)
-        return WindowProgram(spec, expressions)
+        return WindowProgram(spec, expressions, joined)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -173,52 +177,72 @@ class WindowStore:
         """Run `program` on every live label set of its window ending at `now` (the clock's time
         by default), or on those of them in `label_sets`: label set → one result per
         expression, a CelEvaluationError where one failed."""
-        return {
-            labels: program.run(reading, labels)
-            for labels, reading in self._readings(program.spec, now)
-            if label_sets is None or labels in label_sets
-        }
+        now_ts = (now or self._clock.now()).timestamp()
+        joined = [self._joined_window(spec, now_ts) for spec in program.joined]
+        joined_readings = tuple(reading for *_, reading in joined)
+        results = {}
+        for key, labels, reading in self._readings(program.spec, now_ts, joined_readings):
+            if label_sets is not None and labels not in label_sets:
+                continue
+            for sums_by_key, last_seen, quiet_since, joined_reading in joined:
+                joined_reading.sums = sums_by_key.get(key, EMPTY_SUMS)
+                joined_reading.no_data_for = max(now_ts - last_seen.get(key, quiet_since), 0.0)
+            results[labels] = program.run(reading, labels)
+        return results
+
+    def _joined_window(
+        self, spec: WindowSpec, now_ts: float
+    ) -> tuple[dict[Hashable, WindowSums], Mapping[Hashable, float], float, Reading]:
+        """A joined source's window: sums and last events by key (the same keys: same `by`)."""
+        stream = self._stream(spec)
+        sums_by_key = stream.window(spec.window_s, int(now_ts))
+        return (
+            sums_by_key,
+            stream.last_seen,
+            stream.created_at,
+            Reading(spec.window_s, self._mapping),
+        )
 
     def aggregates(
         self, spec: WindowSpec, now: datetime | None = None
     ) -> dict[LabelSet, Aggregates]:
         """Every aggregate of every live label set of `spec`'s window ending at `now` (for the
         console, alert annotations and tests; rules go through `evaluate`)."""
-        by = spec.by
+        now_ts = (now or self._clock.now()).timestamp()
         return {
-            labels: Aggregates.read(spec.source, by, labels, reading)
-            for labels, reading in self._readings(spec, now)
+            labels: Aggregates.read(spec.source, spec.by, labels, reading)
+            for _, labels, reading in self._readings(spec, now_ts)
         }
 
     def _readings(
-        self, spec: WindowSpec, now: datetime | None
-    ) -> Iterator[tuple[LabelSet, Reading]]:
-        """Each live label set of a window, with its running sums and time since its last event
-        (in one Reading, moved from label set to label set: use it before taking the next).
+        self, spec: WindowSpec, now_ts: float, joined: tuple[Reading, ...] = ()
+    ) -> Iterator[tuple[Hashable, LabelSet, Reading]]:
+        """Each live label set of a window (key, labels), with its running sums and time since
+        its last event, in one Reading moved from label set to label set: use it before taking
+        the next.
 
         A label set that stopped sending stays (total 0, growing no_data_for) until it has been
         idle for `idle_ttl_s`; an ungrouped window always has its one label set `()`, so a rule
         can alert on traffic that never came."""
         stream = self._stream(spec)
-        now_ts = (now or self._clock.now()).timestamp()
         sums_by_key = stream.window(spec.window_s, int(now_ts))
         labels_of = stream.label_keys.labels
         last_seen = stream.last_seen
-        reading = Reading(spec.window_s, self._mapping)
+        reading = Reading(spec.window_s, self._mapping, joined)
         for key, last_at in last_seen.items():
             reading.sums = sums_by_key.get(key, EMPTY_SUMS)
             reading.no_data_for = max(now_ts - last_at, 0.0)
-            yield labels_of(key), reading
+            yield key, labels_of(key), reading
         if len(last_seen) < len(sums_by_key):  # sums of a label set already forgotten as idle
             for key, sums in sums_by_key.items():
                 if key not in last_seen:
                     reading.sums = sums
                     reading.no_data_for = 0.0
-                    yield labels_of(key), reading
+                    yield key, labels_of(key), reading
         if not spec.by and () not in last_seen:
             reading.sums = EMPTY_SUMS
             reading.no_data_for = max(now_ts - stream.created_at, 0.0)
-            yield (), reading
+            yield (), (), reading
 
     def _stream(self, spec: WindowSpec) -> Stream:
         stream = self._streams.get(spec.stream)

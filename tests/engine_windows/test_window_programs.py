@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from window_events import clock_at_t0, probe, receipt, supplier_log
+from window_events import clock_at_t0, probe, receipt, submit, supplier_log
 
 from controlplane.clock import ManualClock
 from controlplane.engine import (
@@ -218,3 +218,45 @@ def test_conditions_that_all_fail_to_hold_read_false_and_a_failing_one_still_rep
     )
     for never, failed in store.evaluate(broken).values():
         assert never is False and isinstance(failed, CelEvaluationError)
+
+
+def test_a_rule_reads_another_sources_aggregates_for_the_same_label_set() -> None:
+    submits = WindowSpec("submits", ("supplier",), window_s=60)
+    clock = clock_at_t0()
+    store = WindowStore(clock)
+    program = store.compile(
+        submits,
+        [
+            CelExpression("accepted >= 3 && receipts.total == 0"),
+            CelExpression('receipts["delivery_rate"] < 0.75'),
+            CelExpression("receipts.no_data_for"),
+        ],
+        joined=["receipts"],
+    )
+    for spec in (submits, *program.joined):
+        store.register(spec)
+    store.add_batch("receipts", [receipt(supplier="tencent", status="FAILED"), receipt()])
+    clock.advance(30)
+    store.add_batch("submits", [submit(supplier="aliyun")] * 3 + [submit(supplier="tencent")] * 3)
+    clock.advance(1)
+    assert store.evaluate(program) == {
+        ("aliyun",): [False, False, 31.0],
+        ("tencent",): [False, True, 31.0],
+    }
+    clock.advance(30)  # the receipts have left the window; the submits have not
+    assert store.evaluate(program) == {
+        ("aliyun",): [True, False, 61.0],
+        ("tencent",): [True, False, 61.0],
+    }
+
+
+def test_a_joined_source_must_offer_what_the_rule_reads() -> None:
+    store = WindowStore(clock_at_t0())
+    with pytest.raises(UnknownVariableError, match="receipts has no aggregate accepted"):
+        store.compile(
+            WindowSpec("submits", ("supplier",), 60),
+            [CelExpression("receipts.accepted > 1")],
+            joined=["receipts"],
+        )
+    with pytest.raises(UnknownVariableError, match="unknown variable receipts"):
+        store.compile(WindowSpec("submits", (), 60), [CelExpression("receipts.total > 1")])

@@ -11,10 +11,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from controlplane.clock import Clock
-from controlplane.engine.alerts import Alert, AlertStateMachine, AlertTransition, fingerprint
+from controlplane.engine.alerts import Alert, AlertStateMachine, AlertTransition
 from controlplane.engine.cel_expr import CelEvaluationError
+from controlplane.engine.labels import LabelSet
+from controlplane.engine.programs import WindowProgram
 from controlplane.engine.promql import (
     PromQLAlertEvaluator,
     PromQLAlertRule,
@@ -26,11 +29,16 @@ from controlplane.engine.runtime.alert_log import AlertLog
 from controlplane.engine.runtime.health import RuleHealth
 from controlplane.engine.runtime.sink import AlertNotice, AlertSink
 from controlplane.engine.runtime.stream_rules import (
-    StreamReading,
-    alert_readings,
+    ConditionProgram,
+    RuleReaders,
+    active_label_sets,
+    alert_samples,
+    compile_conditions,
+    compile_readers,
+    compile_recording,
     recorded_values,
-    register_windows,
     render_annotations,
+    window_spec,
 )
 from controlplane.engine.windows import WindowStore
 
@@ -52,6 +60,8 @@ class _AlertRuleState:
     machine: AlertStateMachine
     health: RuleHealth
     promql: PromQLAlertEvaluator | None = None
+    readers: RuleReaders | None = None  # stream rules: value and no-data programs
+    conditions: ConditionProgram | None = None  # stream rules: the program with its `when`
     annotations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -81,20 +91,28 @@ class RuleEvaluator:
         self._external_url = external_url
         self._alert_rules: dict[str, _AlertRuleState] = {}
         self._recording_health: dict[str, RuleHealth] = {}
+        self._recording_programs: dict[str, WindowProgram] = {}
         # Recorded series, exported on /metrics: name → label set → value.
         self.recorded: dict[str, dict[SeriesKey, float]] = {}
         kept = previous.alerts_by_rule() if previous is not None else {}
         for group in rule_set.groups:
+            conditions = compile_conditions(
+                store, [r for r in group.alert_rules if not r.is_promql]
+            )
             for rule in group.rules:
                 if isinstance(rule, AlertRule):
-                    self._add_alert_rule(group, rule, kept)
+                    self._add_alert_rule(group, rule, kept, conditions.get(rule.name))
                 else:
                     self._add_recording_rule(group, rule)
 
     # -- set-up ---------------------------------------------------------------------------
 
     def _add_alert_rule(
-        self, group: RuleGroup, rule: AlertRule, kept: Mapping[str, list[Alert]]
+        self,
+        group: RuleGroup,
+        rule: AlertRule,
+        kept: Mapping[str, list[Alert]],
+        conditions: ConditionProgram | None,
     ) -> None:
         key = rule_key(group, rule.name)
         alerts = kept[key] if key in kept else self._alert_log.restore(key)
@@ -115,17 +133,17 @@ class RuleEvaluator:
             )
             state = _AlertRuleState(key, group, rule, promql.machine, health, promql)
         else:
-            assert rule.stream is not None
-            register_windows(self._store, rule.stream)
+            machine = AlertStateMachine(rule.timing, alerts)
+            readers = compile_readers(self._store, rule)
             state = _AlertRuleState(
-                key, group, rule, AlertStateMachine(rule.timing, alerts), health
+                key, group, rule, machine, health, readers=readers, conditions=conditions
             )
         self._alert_rules[key] = state
 
     def _add_recording_rule(self, group: RuleGroup, rule: RecordingRule) -> None:
         key = rule_key(group, rule.name)
         if rule.stream is not None:
-            register_windows(self._store, rule.stream)
+            self._recording_programs[key] = compile_recording(self._store, rule)
         self._recording_health[key] = RuleHealth(key, "record", rule.source)
 
     # -- evaluation -----------------------------------------------------------------------
@@ -134,6 +152,7 @@ class RuleEvaluator:
         """Evaluate every rule of `group` at `now` (the clock's time by default), in order."""
         at = now or self._clock.now()
         notices: list[AlertNotice] = []
+        self._active: dict[int, dict[str, set[LabelSet]]] = {}
         for rule in group.rules:
             key = rule_key(group, rule.name)
             started = time.perf_counter()
@@ -149,13 +168,13 @@ class RuleEvaluator:
     ) -> list[AlertNotice]:
         before = {alert.fingerprint: alert for alert in state.machine.alerts}
         try:
-            transitions, readings, error = await self._transitions(state, at)
+            transitions, error = await self._transitions(state, at)
         except (CelEvaluationError, ValueError) as exc:
             state.health = state.health.failed(at, _ms_since(started), str(exc))
             self._metrics.failed(state.group.name, state.rule.name, "cel")
             log.warning("rule evaluation failed rule=%s error=%s", state.key, exc)
             return []
-        self._render(state, readings)
+        self._render(state, at)
         duration = _ms_since(started)
         state.health = (
             state.health.failed(at, duration, error)
@@ -174,8 +193,8 @@ class RuleEvaluator:
 
     async def _transitions(
         self, state: _AlertRuleState, at: datetime
-    ) -> tuple[list[AlertTransition], dict[str, StreamReading], str | None]:
-        """The rule's transitions, its readings by fingerprint, and a PromQL error if any.
+    ) -> tuple[list[AlertTransition], str | None]:
+        """The rule's transitions, and a PromQL error if any.
 
         A PromQL rule whose query fails leaves its alerts as they were (never a silent resolve)
         and fires its RuleEvaluationFailing alert instead.
@@ -183,21 +202,45 @@ class RuleEvaluator:
         if state.promql is not None:
             evaluation = await state.promql.evaluate(at)
             error = str(evaluation.error) if evaluation.error is not None else None
-            return [*evaluation.transitions, *evaluation.failing_transitions], {}, error
+            return [*evaluation.transitions, *evaluation.failing_transitions], error
         self._metrics.evaluated(state.group.name, state.rule.name)
-        readings = alert_readings(state.rule, self._store, at)
-        transitions = state.machine.evaluate([r.sample for r in readings], at)
-        return transitions, {fingerprint(r.sample.labels): r for r in readings}, None
+        assert state.readers is not None and state.conditions is not None
+        active = self._active_for(state.conditions, at)[state.rule.name]
+        samples = alert_samples(state.readers, active, state.machine.alerts, self._store, at)
+        return state.machine.evaluate(samples, at), None
 
-    def _render(self, state: _AlertRuleState, readings: Mapping[str, StreamReading]) -> None:
-        rendered: dict[str, dict[str, str]] = {}
-        for alert in state.machine.alerts:
-            reading = readings.get(alert.fingerprint)
-            aggregates = reading.aggregates if reading is not None else None
-            rendered[alert.fingerprint] = render_annotations(
-                state.rule, alert.labels, alert.value, aggregates, self._external_url
+    def _active_for(self, conditions: ConditionProgram, at: datetime) -> dict[str, set[LabelSet]]:
+        """The conditions of one window, run once per round for all the rules that share it."""
+        key = id(conditions)
+        if key not in self._active:
+            self._active[key] = active_label_sets(conditions, self._store, at)
+        return self._active[key]
+
+    def _render(self, state: _AlertRuleState, at: datetime) -> None:
+        rule = state.rule
+        aggregates: dict[tuple[str, ...], Any] = {}
+        if (
+            rule.stream is not None
+            and state.machine.alerts
+            and any(template.aggregate_names for template in rule.annotations.values())
+        ):
+            by_labels = self._store.aggregates(window_spec(rule.stream), at)
+            aggregates = {
+                tuple("" if part is None else str(part) for part in labels): values
+                for labels, values in by_labels.items()
+            }
+        state.annotations = {
+            alert.fingerprint: render_annotations(
+                rule,
+                alert.labels,
+                alert.value,
+                aggregates.get(tuple(alert.labels.get(name, "") for name in rule.stream.by))
+                if rule.stream is not None
+                else None,
+                self._external_url,
             )
-        state.annotations = rendered
+            for alert in state.machine.alerts
+        }
 
     def _evaluate_recording_rule(
         self, group: RuleGroup, rule: RecordingRule, key: str, at: datetime, started: float
@@ -208,7 +251,8 @@ class RuleEvaluator:
             self._recording_health[key] = health.succeeded(at, 0.0)
             return
         try:
-            self.recorded[rule.name] = recorded_values(rule, self._store, at)
+            program = self._recording_programs[key]
+            self.recorded[rule.name] = recorded_values(rule, program, self._store, at)
         except (CelEvaluationError, ValueError) as exc:
             self._recording_health[key] = health.failed(at, _ms_since(started), str(exc))
             self._metrics.failed(group.name, rule.name, "cel")
@@ -223,7 +267,7 @@ class RuleEvaluator:
 
     def live_alerts(self) -> list[tuple[str, Alert, Mapping[str, str]]]:
         """Every alert the engine holds now: (rule key, alert, annotations)."""
-        held = []
+        held: list[tuple[str, Alert, Mapping[str, str]]] = []
         for key, state in self._alert_rules.items():
             held.extend(
                 (key, alert, state.annotations.get(alert.fingerprint, {}))

@@ -1,0 +1,304 @@
+"""Loads a rule test file into a RuleTestFile; every problem is reported with file:line and key.
+
+The format is promtool's (`rule_files`, `evaluation_interval`, `group_eval_order`, `tests`), with
+one more kind of test: one with `input_events` (a timeline of stream events per source) in
+place of `input_series`. Only stream tests are checked here, key by key; promtool's own tests are
+left whole to promtool, which judges them as it always does.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from controlplane.engine.rules.durations import DurationError, parse_duration
+from controlplane.engine.rules.fields import FieldReader
+from controlplane.engine.rules.fields import Path as KeyPath
+from controlplane.engine.rules.model import STREAM_SOURCES
+from controlplane.engine.ruletest.events import EVENT_SHAPES, LATENCY, EventShape
+from controlplane.engine.ruletest.model import (
+    DEFAULT_EVALUATION_INTERVAL_MS,
+    AlertTestCase,
+    Choices,
+    EventGenerator,
+    ExpectedAlert,
+    RuleTestFile,
+    StreamTest,
+)
+from controlplane.engine.ruletest.timeline import EPOCH
+from controlplane.yamlsource import ConfigError, YamlDocument, load_yaml
+
+INPUT_EVENTS: Final = "input_events"
+FILE_KEYS: Final = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})
+STREAM_TEST_KEYS: Final = frozenset({"name", INPUT_EVENTS, "alert_rule_test"})
+# Keys of promtool's tests that mean nothing without input_series.
+_PROMTOOL_TEST_KEYS: Final = frozenset(
+    {"input_series", "interval", "promql_expr_test", "external_labels", "external_url"}
+)
+ALERT_TEST_KEYS: Final = frozenset({"eval_time", "alertname", "exp_alerts"})
+EXP_ALERT_KEYS: Final = frozenset({"exp_labels", "exp_annotations"})
+TIMING_KEYS: Final = frozenset({"at", "every", "count"})
+_DEFAULT_EVERY_MS: Final = 1000
+_FIELD_HINTS: Final = {
+    "submitted_at": "event times come from the timeline: `at:` is when the event arrives; "
+    "set `latency:` for the time from submit to report",
+    "reported_at": "event times come from the timeline: `at:` is when the receipt arrives",
+    "received_at": "event times come from the timeline: `at:` is when the event arrives",
+    "latency_ms": "write the latency as a duration: `latency: 250ms`",
+}
+
+
+def load_test_file(path: Path) -> RuleTestFile:
+    """The test file at `path`; ConfigError listing every problem with its line."""
+    return load_test_document(load_yaml(path), path)
+
+
+def has_stream_tests(document: YamlDocument) -> bool:
+    """Whether any test of the file has `input_events` (else the file is promtool's alone)."""
+    tests = document.data.get("tests") if isinstance(document.data, dict) else None
+    return isinstance(tests, list) and any(
+        isinstance(test, dict) and INPUT_EVENTS in test for test in tests
+    )
+
+
+def load_test_document(document: YamlDocument, path: Path) -> RuleTestFile:
+    reader = FieldReader(document)
+    top = reader.mapping(document.data, (), FILE_KEYS, "a rule test file")
+    if top is None:
+        raise ConfigError(reader.problems)
+    rule_files = _rule_files(reader, top, path)
+    interval_ms = _millis(reader, top, (), "evaluation_interval", DEFAULT_EVALUATION_INTERVAL_MS)
+    if interval_ms <= 0:
+        reader.fail(("evaluation_interval",), "must be longer than 0s")
+    order = reader.string_list(top, (), "group_eval_order")
+    for index, name in enumerate(order):
+        if name in order[:index]:
+            reader.fail(("group_eval_order", index), f"group {name!r} is named twice")
+    stream_tests: list[StreamTest] = []
+    promtool_tests: list[int] = []
+    raw_tests = top.get("tests")
+    entries = [] if raw_tests is None else reader.sequence(raw_tests, ("tests",), "tests") or []
+    for index, raw in enumerate(entries):
+        if isinstance(raw, dict) and INPUT_EVENTS in raw:
+            test = _stream_test(reader, raw, ("tests", index))
+            if test is not None:
+                stream_tests.append(test)
+        else:
+            promtool_tests.append(index)
+    if reader.problems:
+        raise ConfigError(sorted(reader.problems, key=lambda p: p.line or 0))
+    return RuleTestFile(
+        path=path,
+        rule_files=rule_files,
+        evaluation_interval_ms=interval_ms,
+        group_eval_order=order,
+        stream_tests=tuple(stream_tests),
+        promtool_tests=tuple(promtool_tests),
+    )
+
+
+def _rule_files(reader: FieldReader, top: dict[str, Any], path: Path) -> tuple[Path, ...]:
+    """`rule_files` as promtool reads them: relative to the test file, globs expanded."""
+    found: list[Path] = []
+    for index, entry in enumerate(reader.string_list(top, (), "rule_files")):
+        pattern = entry if Path(entry).is_absolute() else str(path.parent / entry)
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            reader.fail(("rule_files", index), f"no file matches {pattern}")
+        found.extend(Path(match) for match in matches)
+    return tuple(found)
+
+
+def _stream_test(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> StreamTest | None:
+    for key in sorted(_PROMTOOL_TEST_KEYS & raw.keys()):
+        reader.fail(
+            (*path, key),
+            f"`{key}` belongs to promtool's input_series tests; a test has either input_series "
+            "or input_events",
+        )
+    test = reader.mapping(raw, path, STREAM_TEST_KEYS | _PROMTOOL_TEST_KEYS, "a test")
+    if test is None:
+        return None
+    name = test.get("name")
+    if name is not None and not isinstance(name, str):
+        reader.fail((*path, "name"), "expected a string")
+    generators = _input_events(reader, test.get(INPUT_EVENTS), (*path, INPUT_EVENTS))
+    cases: list[AlertTestCase] = []
+    raw_cases = test.get("alert_rule_test")
+    case_list = [] if raw_cases is None else reader.sequence(raw_cases, (*path, "alert_rule_test"), "alert tests")
+    for index, raw_case in enumerate(case_list or []):
+        case = _alert_test(reader, raw_case, (*path, "alert_rule_test", index))
+        if case is not None:
+            cases.append(case)
+    return StreamTest(
+        name=name if isinstance(name, str) else "",
+        events=tuple(generators),
+        alert_tests=tuple(cases),
+        line=reader.line(path),
+    )
+
+
+def _input_events(reader: FieldReader, raw: Any, path: KeyPath) -> list[EventGenerator]:
+    """`input_events: {receipts: [...], submits: [...]}`: the generators of every source."""
+    by_source = reader.mapping(raw, path, STREAM_SOURCES, "input_events (events by source)")
+    generators: list[EventGenerator] = []
+    for source, raw_list in (by_source or {}).items():
+        if source not in EVENT_SHAPES:
+            continue  # reported as an unknown key
+        entries = reader.sequence(raw_list, (*path, source), f"{source} event generators")
+        for index, raw_generator in enumerate(entries or []):
+            generator = _generator(reader, raw_generator, (*path, source, index), source)
+            if generator is not None:
+                generators.append(generator)
+    return generators
+
+
+def _generator(
+    reader: FieldReader, raw: Any, path: KeyPath, source: str
+) -> EventGenerator | None:
+    shape = EVENT_SHAPES[source]
+    if not isinstance(raw, dict):
+        reader.fail(path, f"expected a mapping ({source} events), got {type(raw).__name__}")
+        return None
+    before = len(reader.problems)
+    for key in raw:
+        if key not in TIMING_KEYS and key not in shape.settable:
+            _unknown_field(reader, (*path, key), source, shape, key)
+    span = _span(reader, raw, path)
+    every_ms = _millis(reader, raw, path, "every", _DEFAULT_EVERY_MS)
+    if every_ms <= 0:
+        reader.fail((*path, "every"), "must be longer than 0s")
+    count = raw.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        reader.fail((*path, "count"), "expected a whole number ≥ 1 (events per tick)")
+    fields: dict[str, Choices] = {}
+    for key, value in raw.items():
+        if key in shape.settable:
+            choices = _choices(reader, (*path, key), key, value, shape)
+            if choices is not None:
+                fields[key] = choices
+    if len(reader.problems) != before or span is None:
+        return None
+    _check_events(reader, path, shape, fields)
+    if len(reader.problems) != before:
+        return None
+    return EventGenerator(
+        source, span[0], span[1], every_ms, count, fields, line=reader.line(path)
+    )
+
+
+def _unknown_field(
+    reader: FieldReader, path: KeyPath, source: str, shape: EventShape, key: Any
+) -> None:
+    if key == LATENCY:
+        reader.fail(path, f"{source} events carry no latency")
+        return
+    hint = _FIELD_HINTS.get(str(key))
+    known = ", ".join(sorted(TIMING_KEYS | shape.settable))
+    reader.fail(path, hint or f"unknown field of {source} events (known: {known})")
+
+
+def _span(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> tuple[int, int | None] | None:
+    """`at: 30s` (one tick) or `at: 0s..5m` (from 0s, up to but not including 5m)."""
+    if "at" not in raw:
+        reader.fail(path, "`at` is required: a time (`at: 30s`) or a span (`at: 0s..5m`)")
+        return None
+    text = raw["at"]
+    parts = text.split("..") if isinstance(text, str) else [text]
+    try:
+        times = [_to_ms(parse_duration(part.strip() if isinstance(part, str) else part)) for part in parts]
+    except DurationError as exc:
+        reader.fail((*path, "at"), f"{exc} (write `at: 30s` or `at: 0s..5m`)")
+        return None
+    if len(times) == 1:
+        return times[0], None
+    if len(times) != 2 or times[1] <= times[0]:
+        reader.fail((*path, "at"), f"{text!r}: a span is `start..end` with end after start")
+        return None
+    return times[0], times[1]
+
+
+def _choices(
+    reader: FieldReader, path: KeyPath, key: str, value: Any, shape: EventShape
+) -> Choices | None:
+    """A field's value, or its weighted values when written as `{value: weight, ...}`."""
+    if not isinstance(value, dict) or key in shape.map_fields:
+        weighted: list[tuple[Any, Any]] = [(value, 1.0)]
+    elif not value:
+        reader.fail(path, "expected at least one `value: weight`")
+        return None
+    else:
+        weighted = list(value.items())
+        for option, weight in weighted:
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                reader.fail((*path, option), "a weight is a number above 0 (e.g. 0.2)")
+                return None
+    if key != LATENCY:
+        return tuple((option, float(weight)) for option, weight in weighted)
+    try:
+        return tuple((parse_duration(option), float(weight)) for option, weight in weighted)
+    except DurationError as exc:
+        reader.fail(path, str(exc))
+        return None
+
+
+def _check_events(
+    reader: FieldReader, path: KeyPath, shape: EventShape, fields: Mapping[str, Choices]
+) -> None:
+    """Build an event with each value written, so a bad one is reported at load, by field."""
+    first = {key: choices[0][0] for key, choices in fields.items()}
+    variants = [first] + [
+        {**first, key: option}
+        for key, choices in fields.items()
+        for option, _ in choices[1:]
+    ]
+    for values in variants:
+        problem = shape.problem(values, EPOCH)
+        if problem is not None:
+            where = (*path, problem.field.split(".")[0]) if problem.field else path
+            reader.fail(where, problem.message)
+            return
+
+
+def _alert_test(reader: FieldReader, raw: Any, path: KeyPath) -> AlertTestCase | None:
+    case = reader.mapping(raw, path, ALERT_TEST_KEYS, "an alert test")
+    if case is None:
+        return None
+    before = len(reader.problems)
+    if "eval_time" not in case:
+        reader.fail(path, "`eval_time` is required")
+    eval_ms = _millis(reader, case, path, "eval_time", 0)
+    alertname = reader.string(case, path, "alertname", required=True)
+    expected: list[ExpectedAlert] = []
+    raw_alerts = case.get("exp_alerts")
+    alerts = [] if raw_alerts is None else reader.sequence(raw_alerts, (*path, "exp_alerts"), "alerts")
+    for index, raw_alert in enumerate(alerts or []):
+        alert_path = (*path, "exp_alerts", index)
+        alert = reader.mapping(raw_alert or {}, alert_path, EXP_ALERT_KEYS, "an expected alert")
+        if alert is not None:
+            expected.append(
+                ExpectedAlert(
+                    reader.string_map(alert, alert_path, "exp_labels"),
+                    reader.string_map(alert, alert_path, "exp_annotations"),
+                )
+            )
+    if alertname is None or len(reader.problems) != before:
+        return None
+    return AlertTestCase(eval_ms, alertname, tuple(expected), line=reader.line(path))
+
+
+def _millis(
+    reader: FieldReader, mapping: dict[str, Any], path: KeyPath, key: str, default: int
+) -> int:
+    seconds = reader.duration(mapping, path, key)
+    return default if seconds is None else _to_ms(seconds)
+
+
+def _to_ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+__all__ = ["has_stream_tests", "load_test_document", "load_test_file", "EPOCH", "datetime"]
