@@ -23,7 +23,8 @@ test: install services lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 run: install
-	$(VENV)/bin/smsctl run
+	mkdir -p var
+	$(VENV)/bin/smsctl run --all
 
 bench: install services
 	$(PY) -m bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bench import bench_ingest_http, bench_persist
+from bench import bench_ingest_http, bench_persist, bench_windows
 from bench.table import Row, render
 
 
@@ -14,6 +14,7 @@ def main() -> None:
     for name, measure in [
         ("ingest over HTTP", bench_ingest_http.table_rows),
         ("batched persistence", bench_persist.table_rows),
+        ("windows and rule evaluation", bench_windows.table_rows),
     ]:
         print(f"bench: measuring {name} …", flush=True)
         rows.extend(measure())

@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the control plane service")
     run.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
+    run.add_argument(
+        "--all",
+        action="store_true",
+        help="also run the bundled send tier, four simulated suppliers and background traffic",
+    )
+    run.add_argument(
+        "--load-rate", type=float, default=50.0, help="with --all: messages/s of background load"
+    )
     run.set_defaults(handler=_run)
 
     rules = commands.add_parser("rules", help="rule files: check and test them")
@@ -44,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     check = rule_commands.add_parser("check", help="validate rule files; errors as file:line")
     check.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
     check.set_defaults(handler=_rules_check)
+
+    from sendtier.cli import add_sendtier_commands
+
+    add_sendtier_commands(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -70,6 +82,15 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
+    if args.all:
+        import asyncio
+
+        from controlplane.system import run_whole_system
+
+        asyncio.run(
+            run_whole_system(settings, os.environ, host=host, port=port, load_rate=args.load_rate)
+        )
+        return 0
     service = ControlPlane(settings, os.environ)
     if service.tokens.generated_admin_token:
         # Printed once to the terminal on purpose, never logged: this is how a newcomer gets in.
