@@ -25,3 +25,6 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A line per HTTP call or migration step drowns the service's own lines at INFO.
+    for chatty in ("httpx", "httpcore", "alembic.runtime.migration"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
