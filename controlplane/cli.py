@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     check = rule_commands.add_parser("check", help="validate rule files; errors as file:line")
     check.add_argument("paths", nargs="+", type=Path, help="rule files or folders")
     check.set_defaults(handler=_rules_check)
+    test = rule_commands.add_parser("test", help="run rule unit tests (promtool-style files)")
+    test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
+    test.set_defaults(handler=_rules_test)
 
     from sendtier.cli import add_sendtier_commands
 
@@ -108,6 +111,12 @@ def _rules_check(args: argparse.Namespace) -> int:
     from controlplane.engine.rules import rules_check_command
 
     return rules_check_command(args.paths)
+
+
+def _rules_test(args: argparse.Namespace) -> int:
+    from controlplane.engine.ruletest import rules_test_command
+
+    return rules_test_command(args.paths)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ class TemplateContext:
     value: float | None = None  # None (no data) renders as NaN, as Prometheus shows a NaN sample
     external_labels: Mapping[str, str] = field(default_factory=dict)
     external_url: str = ""
-    aggregates: Mapping[str, float] = field(default_factory=dict)
+    aggregates: Mapping[str, Any] = field(default_factory=dict)  # numbers, or maps (error_share)
 
 
 def percent(value: object, decimals: int = 2) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Final
 
 import msgspec
@@ -66,7 +67,7 @@ class EventShape:
     # Dict-valued fields: a mapping written there is the value itself, not weighted choices.
     map_fields: frozenset[str] = frozenset()
 
-    @property
+    @cached_property  # read for every event built
     def settable(self) -> frozenset[str]:
         """The fields a generator may set."""
         names = {field.name for field in msgspec.structs.fields(self.event_type)}
@@ -75,7 +76,7 @@ class EventShape:
             names.add(LATENCY)
         return frozenset(names)
 
-    @property
+    @cached_property
     def has_message_id(self) -> bool:
         return "message_id" in self.settable
 
@@ -91,7 +92,9 @@ class EventShape:
             return contract_error(exc)
         return None
 
-    def _arguments(self, values: Mapping[str, Any], at: datetime, message_id: str) -> dict[str, Any]:
+    def _arguments(
+        self, values: Mapping[str, Any], at: datetime, message_id: str
+    ) -> dict[str, Any]:
         arguments = {**self.defaults, **values}
         latency_s = arguments.pop(LATENCY, self.default_latency_s)
         if self.has_message_id:

@@ -1,16 +1,35 @@
 """Loads a rule test file into a RuleTestFile; every problem is reported with file:line and key.
 
-The format is promtool's (`rule_files`, `evaluation_interval`, `group_eval_order`, `tests`), with
-one more kind of test: one with `input_events` (a timeline of stream events per source) in
-place of `input_series`. Only stream tests are checked here, key by key; promtool's own tests are
-left whole to promtool, which judges them as it always does.
+The format is promtool's (`rule_files` relative to the test file, `evaluation_interval` 1m by
+default, `group_eval_order`, `tests`), with one more kind of test: `input_events` in place of
+`input_series`. Only stream tests are checked here, key by key; promtool's own tests are left
+whole to promtool, which judges them as it always does.
+
+    tests:
+      - name: delivery drops                  # optional, shown on failure
+        input_events:                         # source → event generators
+          receipts:                           # receipts, submits, supplier_logs, probes
+            - at: 0s..10m                     # from 0s up to (not including) 10m; `at: 30s`: once
+              every: 100ms                    # tick step, 1s by default
+              count: 2                        # events per tick, 1 by default
+              status: {DELIVERED: 0.8, FAILED: 0.2}   # weighted values, dealt in proportion
+              latency: 3s                     # submit to report (receipts), into latency_ms
+              supplier: supplier-b            # any other field of the event; see events.py
+        alert_rule_test:                      # as promtool: the FIRING alerts at eval_time
+          - eval_time: 5m
+            alertname: SupplierDeliveryRateLow
+            exp_alerts:
+              - exp_labels: {supplier: supplier-b, carrier: cmcc, severity: critical}
+                exp_annotations: {summary: "..."}   # every annotation, exactly
+
+`exp_labels` are the alert's labels but `alertname`; labels and annotations must match exactly,
+and an alert still pending (waiting out `for:`) is not listed, as in promtool.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -128,7 +147,11 @@ def _stream_test(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> Str
     generators = _input_events(reader, test.get(INPUT_EVENTS), (*path, INPUT_EVENTS))
     cases: list[AlertTestCase] = []
     raw_cases = test.get("alert_rule_test")
-    case_list = [] if raw_cases is None else reader.sequence(raw_cases, (*path, "alert_rule_test"), "alert tests")
+    case_list = (
+        []
+        if raw_cases is None
+        else reader.sequence(raw_cases, (*path, "alert_rule_test"), "alert tests")
+    )
     for index, raw_case in enumerate(case_list or []):
         case = _alert_test(reader, raw_case, (*path, "alert_rule_test", index))
         if case is not None:
@@ -156,9 +179,7 @@ def _input_events(reader: FieldReader, raw: Any, path: KeyPath) -> list[EventGen
     return generators
 
 
-def _generator(
-    reader: FieldReader, raw: Any, path: KeyPath, source: str
-) -> EventGenerator | None:
+def _generator(reader: FieldReader, raw: Any, path: KeyPath, source: str) -> EventGenerator | None:
     shape = EVENT_SHAPES[source]
     if not isinstance(raw, dict):
         reader.fail(path, f"expected a mapping ({source} events), got {type(raw).__name__}")
@@ -185,9 +206,7 @@ def _generator(
     _check_events(reader, path, shape, fields)
     if len(reader.problems) != before:
         return None
-    return EventGenerator(
-        source, span[0], span[1], every_ms, count, fields, line=reader.line(path)
-    )
+    return EventGenerator(source, span[0], span[1], every_ms, count, fields, line=reader.line(path))
 
 
 def _unknown_field(
@@ -209,7 +228,10 @@ def _span(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> tuple[int,
     text = raw["at"]
     parts = text.split("..") if isinstance(text, str) else [text]
     try:
-        times = [_to_ms(parse_duration(part.strip() if isinstance(part, str) else part)) for part in parts]
+        times = [
+            _to_ms(parse_duration(part.strip() if isinstance(part, str) else part))
+            for part in parts
+        ]
     except DurationError as exc:
         reader.fail((*path, "at"), f"{exc} (write `at: 30s` or `at: 0s..5m`)")
         return None
@@ -251,9 +273,7 @@ def _check_events(
     """Build an event with each value written, so a bad one is reported at load, by field."""
     first = {key: choices[0][0] for key, choices in fields.items()}
     variants = [first] + [
-        {**first, key: option}
-        for key, choices in fields.items()
-        for option, _ in choices[1:]
+        {**first, key: option} for key, choices in fields.items() for option, _ in choices[1:]
     ]
     for values in variants:
         problem = shape.problem(values, EPOCH)
@@ -274,7 +294,9 @@ def _alert_test(reader: FieldReader, raw: Any, path: KeyPath) -> AlertTestCase |
     alertname = reader.string(case, path, "alertname", required=True)
     expected: list[ExpectedAlert] = []
     raw_alerts = case.get("exp_alerts")
-    alerts = [] if raw_alerts is None else reader.sequence(raw_alerts, (*path, "exp_alerts"), "alerts")
+    alerts = (
+        [] if raw_alerts is None else reader.sequence(raw_alerts, (*path, "exp_alerts"), "alerts")
+    )
     for index, raw_alert in enumerate(alerts or []):
         alert_path = (*path, "exp_alerts", index)
         alert = reader.mapping(raw_alert or {}, alert_path, EXP_ALERT_KEYS, "an expected alert")
@@ -287,7 +309,9 @@ def _alert_test(reader: FieldReader, raw: Any, path: KeyPath) -> AlertTestCase |
             )
     if alertname is None or len(reader.problems) != before:
         return None
-    return AlertTestCase(eval_ms, alertname, tuple(expected), line=reader.line(path))
+    return AlertTestCase(
+        eval_ms, alertname, tuple(expected), line=reader.line((*path, "alertname"))
+    )
 
 
 def _millis(
@@ -299,6 +323,3 @@ def _millis(
 
 def _to_ms(seconds: float) -> int:
     return round(seconds * 1000)
-
-
-__all__ = ["has_stream_tests", "load_test_document", "load_test_file", "EPOCH", "datetime"]

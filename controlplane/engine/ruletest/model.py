@@ -57,7 +57,7 @@ class AlertTestCase:
     eval_time_ms: int
     alertname: str
     expected: tuple[ExpectedAlert, ...]
-    line: int | None = None
+    line: int | None = None  # of its `alertname`, which problems with the case point at
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,9 @@ class FieldDealer:
         values = dict(self._fixed)
         for name, options, shares, emitted in self._weighted:
             # The value furthest behind its share; the first written wins a tie.
-            behind = [share * self._dealt - count for share, count in zip(shares, emitted, strict=True)]
+            behind = [
+                share * self._dealt - count for share, count in zip(shares, emitted, strict=True)
+            ]
             pick = behind.index(max(behind))
             emitted[pick] += 1
             values[name] = options[pick]

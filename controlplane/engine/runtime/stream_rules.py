@@ -173,7 +173,10 @@ def render_annotations(
     rendered = {}
     for name, template in rule.annotations.items():
         wanted = {
-            key: float(aggregates[key])
+            # Maps (error_share, by_code) pass through; numbers render as Prometheus floats.
+            key: _number(aggregates[key])
+            if not isinstance(aggregates[key], Mapping)
+            else aggregates[key]
             for key in template.aggregate_names
             if aggregates is not None and key in aggregates
         }
