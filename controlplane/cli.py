@@ -56,6 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
     test.set_defaults(handler=_rules_test)
 
+    alerting = commands.add_parser("alerting", help="alerting.yaml: check it, see where alerts go")
+    alerting_commands = alerting.add_subparsers(dest="alerting_command", required=True)
+    check_alerting = alerting_commands.add_parser("check", help="validate an alerting.yaml")
+    check_alerting.add_argument("path", type=Path)
+    check_alerting.set_defaults(handler=_alerting_check)
+    route = alerting_commands.add_parser(
+        "route", help="the receivers an alert with these labels reaches (as amtool prints them)"
+    )
+    route.add_argument("--config", dest="alerting_config", type=Path, required=True)
+    route.add_argument("labels", nargs="*", help="name=value pairs")
+    route.set_defaults(handler=_alerting_route)
+
     from sendtier.cli import add_sendtier_commands
 
     add_sendtier_commands(commands)
@@ -117,6 +129,18 @@ def _rules_test(args: argparse.Namespace) -> int:
     from controlplane.engine.ruletest import rules_test_command
 
     return rules_test_command(args.paths)
+
+
+def _alerting_check(args: argparse.Namespace) -> int:
+    from controlplane.alerting.config import alerting_check_command
+
+    return alerting_check_command(args.path)
+
+
+def _alerting_route(args: argparse.Namespace) -> int:
+    from controlplane.alerting.config import alerting_route_command
+
+    return alerting_route_command(args.alerting_config, args.labels)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -69,6 +69,16 @@ class RulesSettings(_Strict):
     external_url: str = "http://127.0.0.1:8080"
 
 
+class AlertingSettings(_Strict):
+    """Where alerts go: the routing configuration, and how acknowledgement links are signed."""
+
+    # An alerting.yaml (Alertmanager-shaped); none: firing and resolved alerts are only logged.
+    config: str | None = None
+    # Signs the acknowledgement links in notifications; generated per run when not set.
+    ack_secret: SecretStr | None = None
+    ack_link_ttl_s: float = Field(24 * 3600.0, gt=0)
+
+
 class TokenSettings(_Strict):
     name: str = Field(min_length=1)
     token: SecretStr
@@ -94,6 +104,7 @@ class Settings(_Strict):
     auth: AuthSettings = AuthSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     rules: RulesSettings = RulesSettings()
+    alerting: AlertingSettings = AlertingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

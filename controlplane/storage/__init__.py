@@ -1,7 +1,16 @@
 """Storage: SQLAlchemy models, Alembic migrations and a repository per aggregate."""
 
+# Every model module is imported here so Base.metadata always holds every table.
+from controlplane.storage import api_models as api_models
+from controlplane.storage.alerting_models import NotificationLogRow, SilenceRow
 from controlplane.storage.alerts import AlertEvent, AlertRepository, StoredAlert
 from controlplane.storage.database import Database
+from controlplane.storage.escalation_models import (
+    EscalationAlertRow,
+    EscalationRow,
+    EscalationStepRow,
+    VoiceCallRow,
+)
 from controlplane.storage.messages import MessageRepository, StoredMessage
 from controlplane.storage.repositories import (
     OrphanReceipt,
@@ -16,13 +25,19 @@ __all__ = [
     "AlertEvent",
     "AlertRepository",
     "Database",
+    "EscalationAlertRow",
+    "EscalationRow",
+    "EscalationStepRow",
     "MessageRepository",
+    "NotificationLogRow",
     "OrphanReceipt",
     "OrphanReceiptRepository",
     "ProbeResultRepository",
     "ReceiptRepository",
+    "SilenceRow",
     "StoredAlert",
     "StoredMessage",
     "SubmitResultRepository",
     "SupplierLogRepository",
+    "VoiceCallRow",
 ]

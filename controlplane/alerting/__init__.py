@@ -1,0 +1,1 @@
+"""Alert routing, grouping, silences, inhibition, escalation and on-call: the alerting stage."""

@@ -1,0 +1,71 @@
+"""The loaded alerting.yaml: route tree, receivers, inhibition, intervals, escalations, on-call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controlplane.alerting.config.inhibit import InhibitRule
+from controlplane.alerting.config.receivers import Receiver
+from controlplane.alerting.config.routes import Route
+from controlplane.alerting.config.timeintervals import NamedTimeInterval
+from controlplane.yamlsource import ConfigProblem
+
+DEFAULT_RESOLVE_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """Notify `receivers` once `after_s` seconds have passed since the group first fired."""
+
+    after_s: float
+    receivers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A named chain of steps, in order of `after_s`, stopped by an acknowledgement."""
+
+    name: str
+    steps: tuple[EscalationStep, ...]
+
+
+@dataclass(frozen=True)
+class OncallSchedule:
+    """A schedule as written; the on-call package turns layers and overrides into rotations."""
+
+    name: str
+    time_zone: str
+    layers: tuple[Mapping[str, Any], ...] = ()
+    overrides: tuple[Mapping[str, Any], ...] = ()
+    line: int | None = None
+
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(str(layer["name"]) for layer in self.layers if "name" in layer)
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    """Everything alerting.yaml (or an Alertmanager config file) says, validated."""
+
+    file: str
+    route: Route
+    receivers: Mapping[str, Receiver]
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    time_intervals: Mapping[str, NamedTimeInterval] = field(default_factory=dict)
+    escalations: Mapping[str, Escalation] = field(default_factory=dict)
+    oncall_schedules: Mapping[str, OncallSchedule] = field(default_factory=dict)
+    resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S
+    # Things accepted but not acted on (unsupported integrations, ignored keys, deprecations).
+    warnings: tuple[ConfigProblem, ...] = ()
+
+    def is_muted(self, route: Route, at: datetime) -> bool:
+        """Whether notifications of `route` are held at `at` by its mute or active intervals."""
+        options = route.options
+        if any(self.time_intervals[name].contains(at) for name in options.mute_time_intervals):
+            return True
+        return bool(options.active_time_intervals) and not any(
+            self.time_intervals[name].contains(at) for name in options.active_time_intervals
+        )

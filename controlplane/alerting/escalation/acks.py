@@ -1,0 +1,98 @@
+"""Acknowledgement: stops a group's escalation and writes the ack into every alert's history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from controlplane.alerting.escalation.store import AckedEpisode, EscalationStore
+from controlplane.clock import Clock
+from controlplane.storage.alerts import AlertRepository
+
+log = logging.getLogger(__name__)
+
+Via = Literal["api", "cli", "console", "link", "voice"]
+VIA_CHOICES: tuple[Via, ...] = ("api", "cli", "console", "link", "voice")
+
+
+class NothingToAck(LookupError):
+    """No escalating group and no alert by that key."""
+
+
+@dataclass(frozen=True)
+class AckResult:
+    """What an ack did: the groups it stopped (empty when they were stopped already)."""
+
+    acked_at: datetime
+    by: str
+    via: Via
+    group_keys: tuple[str, ...]
+    fingerprints: tuple[str, ...]
+
+
+class Acknowledgements:
+    """Acks by group key, alert fingerprint or voice call id; all paths share this one."""
+
+    def __init__(self, store: EscalationStore, alerts: AlertRepository, clock: Clock) -> None:
+        self._store = store
+        self._alerts = alerts
+        self._clock = clock
+
+    def ack_group(self, group_key: str, by: str, via: Via, at: datetime | None = None) -> AckResult:
+        """Stops the group's escalation; NothingToAck if the group never escalated."""
+        when = at or self._clock.now()
+        acked = self._store.ack_group(group_key, by, via, when)
+        if not acked and not self._store.has_group(group_key):
+            raise NothingToAck(f"no alert group {group_key!r}")
+        return self._record(acked, by, via, when, extra_fingerprints=())
+
+    def ack_alert(
+        self, fingerprint: str, by: str, via: Via, at: datetime | None = None
+    ) -> AckResult:
+        """Stops every group holding the alert; an alert in no group still gets the ack noted."""
+        when = at or self._clock.now()
+        acked = self._store.ack_fingerprint(fingerprint, by, via, when)
+        if not acked and self._alerts.get(fingerprint) is None:
+            raise NothingToAck(f"no alert with fingerprint {fingerprint!r}")
+        return self._record(acked, by, via, when, extra_fingerprints=(fingerprint,))
+
+    def ack_call(self, call_ids: Sequence[str], by: str, at: datetime | None = None) -> AckResult:
+        """A key press during a voice call: acks the group the call was placed for."""
+        group_key = self._store.group_of_call(call_ids)
+        if group_key is None:
+            raise NothingToAck(f"no call remembered as {' or '.join(c for c in call_ids if c)!r}")
+        return self.ack_group(group_key, by, "voice", at)
+
+    def remember_call(self, call_id: str, group_key: str, at: datetime | None = None) -> None:
+        """Note the group a voice call was placed for (its CallId or OutId), before it can ring."""
+        self._store.remember_call(call_id, group_key, at or self._clock.now())
+
+    def _record(
+        self,
+        acked: list[AckedEpisode],
+        by: str,
+        via: Via,
+        at: datetime,
+        extra_fingerprints: tuple[str, ...],
+    ) -> AckResult:
+        fingerprints: dict[str, str | None] = {fp: None for fp in extra_fingerprints}
+        for episode in acked:
+            for fingerprint in episode.fingerprints:
+                fingerprints[fingerprint] = episode.group_key
+        for fingerprint, group_key in fingerprints.items():
+            self._alerts.record(
+                fingerprint, at, "ack", {"by": by, "via": via, "group_key": group_key}
+            )
+        group_keys = tuple(episode.group_key for episode in acked)
+        log.info(
+            "escalation.ack by=%s via=%s groups=%d alerts=%d group_keys=%s",
+            by,
+            via,
+            len(group_keys),
+            len(fingerprints),
+            "|".join(group_keys),
+        )
+        return AckResult(at, by, via, group_keys, tuple(fingerprints))

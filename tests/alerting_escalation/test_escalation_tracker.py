@@ -1,0 +1,150 @@
+"""Escalation steps come due on time, each once, survive restarts, and stop on ack or resolve."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controlplane.alerting.escalation import (
+    Acknowledgements,
+    EscalationChain,
+    EscalationStore,
+    EscalationTracker,
+    NothingToAck,
+    load_chains,
+)
+from controlplane.clock import ManualClock
+from controlplane.storage import AlertRepository, Database
+from controlplane.yamlsource import ConfigError, parse_yaml
+
+FIRED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+GROUP = '{}:{alertname="SupplierDeliveryDrop"}'
+CHAINS_YAML = """\
+escalations:
+  sms-critical:
+    steps:
+      - {after: 0s, receivers: [dingtalk-ops, wecom-ops]}
+      - {after: 5m, receivers: [sms-primary]}
+      - {after: 10m, receivers: [voice-primary]}
+      - {after: 20m, receivers: [voice-secondary]}
+"""
+
+
+def chains() -> dict[str, EscalationChain]:
+    return dict(load_chains(parse_yaml(CHAINS_YAML, "alerting.yaml")))
+
+
+def tracker_on(url: str, clock: ManualClock) -> tuple[EscalationTracker, Acknowledgements]:
+    database = Database(url)
+    database.upgrade()
+    store = EscalationStore(database)
+    return (
+        EscalationTracker(store, chains(), clock),
+        Acknowledgements(store, AlertRepository(database), clock),
+    )
+
+
+def receivers_due(tracker: EscalationTracker) -> list[str]:
+    return [receiver for due in tracker.due() for receiver in due.step.receivers]
+
+
+def test_steps_come_due_at_their_delays_each_once(sqlite_url: str) -> None:
+    clock = ManualClock(FIRED)
+    tracker, _ = tracker_on(sqlite_url, clock)
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    assert receivers_due(tracker) == ["dingtalk-ops", "wecom-ops"]
+    assert receivers_due(tracker) == []
+    clock.advance(299)
+    assert receivers_due(tracker) == []
+    clock.advance(1)
+    assert receivers_due(tracker) == ["sms-primary"]
+    clock.advance(300)
+    assert receivers_due(tracker) == ["voice-primary"]
+    clock.advance(600)
+    assert receivers_due(tracker) == ["voice-secondary"]
+    clock.advance(3600)
+    assert receivers_due(tracker) == []
+
+
+def test_a_restart_mid_escalation_neither_repeats_nor_skips_a_step(database_url: str) -> None:
+    clock = ManualClock(FIRED)
+    before, _ = tracker_on(database_url, clock)
+    before.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    clock.advance(6 * 60)
+    assert receivers_due(before) == ["dingtalk-ops", "wecom-ops", "sms-primary"]
+    # The process dies; a new one (same database) starts the same firing again and carries on.
+    clock.advance(5 * 60)
+    after, _ = tracker_on(database_url, clock)
+    after.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    assert [(due.index, due.step.receivers) for due in after.due()] == [(2, ("voice-primary",))]
+    assert receivers_due(before) == []  # a second replica on the same database gets nothing
+
+
+def test_acknowledging_the_group_stops_further_steps_and_is_in_the_alert_history(
+    sqlite_url: str,
+) -> None:
+    clock = ManualClock(FIRED)
+    tracker, acks = tracker_on(sqlite_url, clock)
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718", "0f1e2d3c4b5a6978"], FIRED)
+    assert receivers_due(tracker) == ["dingtalk-ops", "wecom-ops"]
+    clock.advance(120)
+    result = acks.ack_group(GROUP, "alice", "api")
+    assert result.group_keys == (GROUP,)
+    clock.advance(3600)
+    assert receivers_due(tracker) == []
+    history = AlertRepository(Database(sqlite_url)).history("a1b2c3d4e5f60718")
+    assert [(e.kind, e.detail["by"], e.detail["via"]) for e in history] == [("ack", "alice", "api")]
+    assert history[0].at == FIRED + timedelta(seconds=120)
+    # Acking again changes nothing and says so.
+    assert acks.ack_group(GROUP, "bob", "cli").group_keys == ()
+
+
+def test_acknowledging_one_alert_stops_the_groups_that_hold_it(sqlite_url: str) -> None:
+    clock = ManualClock(FIRED)
+    tracker, acks = tracker_on(sqlite_url, clock)
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    tracker.start('{}:{alertname="Other"}', "sms-critical", ["ffffffffffffffff"], FIRED)
+    assert acks.ack_alert("a1b2c3d4e5f60718", "alice", "cli").group_keys == (GROUP,)
+    assert [due.group_key for due in tracker.due()] == ['{}:{alertname="Other"}']
+    with pytest.raises(NothingToAck):
+        acks.ack_alert("0000000000000000", "alice", "cli")
+
+
+def test_a_resolved_group_stops_escalating_and_a_new_firing_escalates_afresh(
+    sqlite_url: str,
+) -> None:
+    clock = ManualClock(FIRED)
+    tracker, _ = tracker_on(sqlite_url, clock)
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    assert len(tracker.due()) == 1
+    clock.advance(60)
+    tracker.resolve(GROUP)
+    clock.advance(3600)
+    assert tracker.due() == []
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], clock.now())
+    assert receivers_due(tracker) == ["dingtalk-ops", "wecom-ops"]
+
+
+def test_a_voice_call_key_press_acks_the_group_the_call_was_placed_for(sqlite_url: str) -> None:
+    clock = ManualClock(FIRED)
+    tracker, acks = tracker_on(sqlite_url, clock)
+    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    clock.advance(600)
+    assert receivers_due(tracker)[-1] == "voice-primary"
+    acks.remember_call("116012354148^100000000001", GROUP)
+    result = acks.ack_call(["116012354148^100000000001", ""], by="voice:116012354148")
+    assert (result.via, result.group_keys) == ("voice", (GROUP,))
+    clock.advance(3600)
+    assert tracker.due() == []
+
+
+def test_chain_steps_out_of_order_or_without_receivers_are_config_errors() -> None:
+    text = CHAINS_YAML.replace("{after: 5m, receivers: [sms-primary]}", "{after: 5x}").replace(
+        "after: 20m", "after: 1m"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_chains(parse_yaml(text, "alerting.yaml"))
+    messages = [str(problem) for problem in caught.value.problems]
+    assert "alerting.yaml:5: escalations.sms-critical.steps.1.after" in messages[0]
+    assert any("steps.1.receivers: required" in m for m in messages), messages
