@@ -15,6 +15,7 @@ from controlplane.engine.promql import RuleEvaluationMetrics
 from controlplane.engine.runtime.engine import RuleEngine
 from controlplane.engine.runtime.recorded import RecordedSeriesCollector
 from controlplane.engine.runtime.sink import AlertSink, LoggingAlertSink
+from controlplane.engine.runtime.window_metrics import WindowStatsCollector
 from controlplane.ingest.persister import EventPersister, PersistTarget
 from controlplane.ingest.publisher import EventPublisher
 from controlplane.metrics import ControlPlaneMetrics
@@ -79,6 +80,7 @@ class ControlPlane:
             clock,
         )
         self.metrics.registry.register(RecordedSeriesCollector(lambda: self.rules.evaluator))
+        self.metrics.registry.register(WindowStatsCollector(self.rules.store))
         self.persister = EventPersister(
             self.bus,
             targets,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,9 @@ groups:
 """
 
 
-def settings(database_url: str, rules: Path, prometheus_url: str = "http://127.0.0.1:9") -> Settings:
+def settings(
+    database_url: str, rules: Path, prometheus_url: str = "http://127.0.0.1:9"
+) -> Settings:
     return Settings.model_validate(
         {
             "database": {"url": database_url},
@@ -172,7 +175,9 @@ def test_a_broken_rule_file_is_rejected_and_the_running_rules_stay(
         rules.write_text(DELIVERY_RULE.replace("window: 60s", "window: sixty"))
         answer = client.post("/v1/rules/reload", headers=HEADERS)
         assert answer.status_code == 422
-        assert any(f"{rules}:" in problem and "window" in problem for problem in answer.json()["problems"])
+        assert any(
+            f"{rules}:" in problem and "window" in problem for problem in answer.json()["problems"]
+        )
         feed(client, service, receipts(100, delivered_share=0.5))
         evaluate(client, service)
         assert [a["labels"]["alertname"] for a in alerts(client)] == ["SupplierDeliveryRateLow"]
@@ -206,3 +211,38 @@ def test_a_promql_rule_with_prometheus_down_reports_failure_never_resolves(
         'smsctl_rule_evaluation_failures_total{reason="down",rule="SendApiErrors",'
         'rule_group="platform"} 1.0' in metrics
     )
+
+
+def test_saving_a_rule_file_reloads_it_and_windows_are_on_metrics(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(DELIVERY_RULE)
+    config = settings(sqlite_url, rules).model_copy(
+        update={
+            "rules": settings(sqlite_url, rules).rules.model_copy(
+                update={"watch": True, "watch_interval_s": 0.05}
+            )
+        }
+    )
+    clock = ManualClock(T0)
+    with running(config, clock) as (client, service):
+        feed(client, service, receipts(10, delivered_share=1.0))
+        clock.advance(1)
+        evaluate(client, service)  # closes the second the receipts landed in
+        metrics = client.get("/metrics").text
+        [line] = [line for line in metrics.splitlines() if line.startswith("smsctl_window_label")]
+        assert (
+            line
+            == 'smsctl_window_label_sets{by="supplier,carrier",filter="",source="receipts"} 1.0'
+        )
+
+        rules.write_text(DELIVERY_RULE.replace("SupplierDeliveryRateLow", "DeliveryLow"))
+        os.utime(rules, (time.time() + 5, time.time() + 5))  # a new mtime even on coarse clocks
+        deadline = time.monotonic() + 3
+        while True:
+            names = [r["rule"] for r in client.get("/v1/rules", headers=HEADERS).json()["rules"]]
+            if names == ["delivery/DeliveryLow"]:
+                break
+            assert time.monotonic() < deadline, names
+            time.sleep(0.05)
