@@ -1,0 +1,30 @@
+"""The inhibit stage: a target alert is muted while a firing source alert matches the rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from controlplane.alerting.pipeline.matchers import all_match
+from controlplane.alerting.pipeline.model import InhibitRule
+
+
+class Inhibitor:
+    """Pure: given the firing alerts' labels, tells whether an alert is inhibited."""
+
+    def __init__(self, rules: Sequence[InhibitRule]) -> None:
+        self._rules = tuple(rules)
+
+    def inhibited(self, labels: Mapping[str, str], firing: Iterable[Mapping[str, str]]) -> bool:
+        for rule in self._rules:
+            if not all_match(rule.target, labels):
+                continue
+            for source in firing:
+                # An alert never inhibits itself (Alertmanager: a source that is also a target
+                # with the same labels must not mute itself).
+                if source is labels or dict(source) == dict(labels):
+                    continue
+                if not all_match(rule.source, source):
+                    continue
+                if all(source.get(name, "") == labels.get(name, "") for name in rule.equal):
+                    return True
+        return False

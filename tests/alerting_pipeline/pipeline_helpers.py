@@ -1,0 +1,127 @@
+"""Helpers for the alerting pipeline tests: notices, a stage on a real database, channel doubles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from controlplane.alerting.pipeline import (
+    AlertingStage,
+    Channel,
+    InhibitRule,
+    Receiver,
+    RouteTarget,
+    SlidingWindowBudget,
+)
+from controlplane.clock import ManualClock
+from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
+from controlplane.engine.runtime.sink import AlertNotice
+from controlplane.storage import Database
+from notifiers.base import Notification, NotifyResult, Outcome
+
+
+def notice(labels: Mapping[str, str], state: AlertState, at: datetime) -> AlertNotice:
+    previous = AlertState.PENDING if state is AlertState.FIRING else AlertState.FIRING
+    alert = Alert(
+        fingerprint=fingerprint(labels),
+        labels=dict(labels),
+        state=state,
+        value=1.0,
+        active_since=at,
+        started_at=at,
+        resolved_at=at if state is AlertState.RESOLVED else None,
+    )
+    return AlertNotice("group/rule", AlertTransition(alert, previous, at), {"summary": "s"})
+
+
+class RecordingChannel:
+    """A channel double: answers with the given outcomes in turn (then delivers), records sends."""
+
+    def __init__(self, channel: str, outcomes: tuple[Outcome, ...] = ()) -> None:
+        self._channel = channel
+        self._outcomes = list(outcomes)
+        self.sent: list[Notification] = []
+        self.calls = 0
+
+    @property
+    def channel(self) -> str:
+        return self._channel
+
+    async def send(self, notification: Notification) -> NotifyResult:
+        self.calls += 1
+        outcome = self._outcomes.pop(0) if self._outcomes else Outcome.DELIVERED
+        if outcome is Outcome.DELIVERED:
+            self.sent.append(notification)
+        return NotifyResult(outcome, self._channel)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RateLimitedRobot(RecordingChannel):
+    """A DingTalk-like robot double: 20 sends per sliding minute, then 130101 for 10 minutes."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__("dingtalk")
+        self._clock = clock
+        self._accepted: list[float] = []
+        self._blocked_until = -1.0
+        self.refused = 0
+
+    async def send(self, notification: Notification) -> NotifyResult:
+        now = self._clock.monotonic()
+        self._accepted = [t for t in self._accepted if t > now - 60]
+        if now < self._blocked_until or len(self._accepted) >= 20:
+            self._blocked_until = max(self._blocked_until, now + 600)
+            self.refused += 1
+            return NotifyResult(Outcome.RETRY, "dingtalk", error_code="130101", retry_after_s=600)
+        self._accepted.append(now)
+        self.sent.append(notification)
+        return NotifyResult(Outcome.DELIVERED, "dingtalk")
+
+
+class NoSleep:
+    """Records the backoff waits instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def route(
+    receiver: str = "team",
+    group_by: tuple[str, ...] | None = ("alertname",),
+    wait: float = 30,
+    interval: float = 300,
+    repeat: float = 3600,
+) -> RouteTarget:
+    return RouteTarget(receiver, group_by, wait, interval, repeat)
+
+
+def make_stage(
+    database: Database,
+    clock: ManualClock,
+    channels: tuple[RecordingChannel, ...],
+    target: RouteTarget | None = None,
+    inhibit: tuple[InhibitRule, ...] = (),
+    budget: SlidingWindowBudget | None = None,
+    sleep: NoSleep | None = None,
+) -> AlertingStage:
+    chosen = target or route()
+    bound = tuple(
+        Channel(notifier, budget if index == 0 else None) for index, notifier in enumerate(channels)
+    )
+    return AlertingStage(
+        database=database,
+        router=lambda labels: [chosen],
+        receivers={chosen.receiver: Receiver(chosen.receiver, bound)},
+        clock=clock,
+        inhibit_rules=inhibit,
+        sleep=sleep or NoSleep(),
+    )
+
+
+def alert_names(notification: Notification) -> list[str]:
+    return sorted(a.labels.get("instance", a.labels["alertname"]) for a in notification.alerts)
