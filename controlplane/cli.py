@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--config", dest="alerting_config", type=Path, required=True)
     route.add_argument("labels", nargs="*", help="name=value pairs")
     route.set_defaults(handler=_alerting_route)
+    from controlplane.alerting.commands import add_alerting_commands, add_send_test
+
+    add_send_test(alerting_commands)
+    add_alerting_commands(commands)
 
     from sendtier.cli import add_sendtier_commands
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.auth import TokenSetup, build_tokens
 from controlplane.bus import Bus, make_bus
 from controlplane.clock import Clock, system_clock
@@ -42,9 +43,12 @@ class ControlPlane:
         clock: Clock = system_clock,
         bus: Bus | None = None,
         sink: AlertSink | None = None,
+        tick_alerting: bool = True,
     ) -> None:
         """`bus`: a bus someone else starts and closes (the send tier's, in one process).
-        `sink`: where firing and resolved alerts go (logged when none is given)."""
+        `sink`: where firing and resolved alerts go (the alerting stage when
+        settings.alerting.config is set, else logged). `tick_alerting`: False lets a test drive
+        the stage's ticks itself."""
         self.settings = settings
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
@@ -70,6 +74,13 @@ class ControlPlane:
             for kind, (event_type, subject) in EVENT_KINDS.items()
         ]
         self.alerts = AlertRepository(self.database)
+        # A broken alerting.yaml raises ConfigError here, so start-up stops with file:line.
+        self.alerting: Alerting | None = (
+            build_alerting(settings.alerting, self.database, clock) if sink is None else None
+        )
+        self._tick_alerting = tick_alerting
+        if self.alerting is not None:
+            sink = self.alerting.stage
         self.rules = RuleEngine(
             settings.rules,
             settings.prometheus,
@@ -102,12 +113,16 @@ class ControlPlane:
         if self.settings.ingest.persist_enabled:
             await self.persister.start()
         await self.rules.start()
+        if self.alerting is not None:
+            await self.alerting.start(tick=self._tick_alerting)
         log.info("started")
 
     async def stop(self) -> None:
         """Drain the bus to storage, then close the bus and the database."""
         log.info("stopping: draining the bus to storage")
         await self.rules.stop()
+        if self.alerting is not None:
+            await self.alerting.stop()
         await self.persister.drain()
         if self._owns_bus:
             await self.bus.close()

@@ -77,6 +77,15 @@ class AlertingSettings(_Strict):
     # Signs the acknowledgement links in notifications; generated per run when not set.
     ack_secret: SecretStr | None = None
     ack_link_ttl_s: float = Field(24 * 3600.0, gt=0)
+    # Where ack links and "more" links point: this control plane as people reach it.
+    public_url: str = "http://127.0.0.1:8080"
+    # The services behind the channels whose config in alerting.yaml names no endpoint.
+    wecom_api_url: str = "https://qyapi.weixin.qq.com"
+    voice_api_url: str = "https://dyvmsapi.aliyuncs.com"
+    voice_access_key_id: str = ""
+    voice_access_key_secret: SecretStr = SecretStr("")
+    sms_api_url: str = "http://127.0.0.1:8081"
+    sms_token: SecretStr = SecretStr("")
 
 
 class TokenSettings(_Strict):

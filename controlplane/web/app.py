@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from controlplane.alerting.escalation import api as ack_api
+from controlplane.alerting.pipeline import silences_api
 from controlplane.service import ControlPlane
 from controlplane.web import ingest, ops, rules_api
 from controlplane.web.errors import install_error_handlers
@@ -46,5 +48,12 @@ def create_app(service: ControlPlane) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(rules_api.router)
+    if service.alerting is not None:
+        app.state.clock = service.clock
+        app.state.silences = service.alerting.silences
+        app.state.acknowledgements = service.alerting.acknowledgements
+        app.state.ack_links = service.alerting.ack_links
+        app.include_router(silences_api.router)
+        app.include_router(ack_api.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from controlplane.alerting.config import Escalation, EscalationStep
 from controlplane.alerting.escalation import (
     AckLinks,
     Acknowledgements,
@@ -20,7 +21,6 @@ from controlplane.alerting.escalation import (
     ack_command,
 )
 from controlplane.alerting.escalation.api import router
-from controlplane.alerting.escalation.chain import EscalationChain, EscalationStep
 from controlplane.auth import TokenRegistry
 from controlplane.clock import ManualClock
 from controlplane.storage import AlertRepository, Database
@@ -33,12 +33,12 @@ UNKNOWN_GROUP = '{}:{alertname="Nope"}'
 FINGERPRINT = "a1b2c3d4e5f60718"
 OPERATOR_TOKEN = "operator-token-0123456789"
 INGEST_TOKEN = "ingest-token-0123456789ab"
-CHAIN = EscalationChain(
+CHAIN = Escalation(
     "sms-critical",
     (
-        EscalationStep(timedelta(0), ("dingtalk-ops",)),
-        EscalationStep(timedelta(minutes=10), ("voice-primary",)),
-        EscalationStep(timedelta(minutes=20), ("voice-secondary",)),
+        EscalationStep(0.0, ("dingtalk-ops",)),
+        EscalationStep(600.0, ("voice-primary",)),
+        EscalationStep(1200.0, ("voice-secondary",)),
     ),
 )
 

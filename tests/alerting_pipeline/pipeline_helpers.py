@@ -5,19 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from controlplane.alerting.pipeline import (
-    AlertingStage,
-    Channel,
-    InhibitRule,
-    Receiver,
-    RouteTarget,
-    SlidingWindowBudget,
-)
+from controlplane.alerting.config import InhibitRule, Route, RouteOptions
+from controlplane.alerting.pipeline import AlertingStage, Channel, Receiver
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.storage import Database
 from notifiers.base import Notification, NotifyResult, Outcome
+from notifiers.budget import SlidingWindowBudget
 
 
 def notice(labels: Mapping[str, str], state: AlertState, at: datetime) -> AlertNotice:
@@ -96,15 +91,23 @@ def route(
     wait: float = 30,
     interval: float = 300,
     repeat: float = 3600,
-) -> RouteTarget:
-    return RouteTarget(receiver, group_by, wait, interval, repeat)
+) -> Route:
+    options = RouteOptions(
+        receiver,
+        group_by=frozenset(group_by or ()),
+        group_by_all=group_by is None,
+        group_wait_s=wait,
+        group_interval_s=interval,
+        repeat_interval_s=repeat,
+    )
+    return Route(options)
 
 
 def make_stage(
     database: Database,
     clock: ManualClock,
     channels: tuple[RecordingChannel, ...],
-    target: RouteTarget | None = None,
+    target: Route | None = None,
     inhibit: tuple[InhibitRule, ...] = (),
     budget: SlidingWindowBudget | None = None,
     sleep: NoSleep | None = None,
@@ -115,7 +118,7 @@ def make_stage(
     )
     return AlertingStage(
         database=database,
-        router=lambda labels: [chosen],
+        route=chosen,
         receivers={chosen.receiver: Receiver(chosen.receiver, bound)},
         clock=clock,
         inhibit_rules=inhibit,

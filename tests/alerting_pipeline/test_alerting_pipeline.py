@@ -13,16 +13,13 @@ from pipeline_helpers import (
     route,
 )
 
-from controlplane.alerting.pipeline import (
-    InhibitRule,
-    Matcher,
-    SilenceRepository,
-    SlidingWindowBudget,
-)
+from controlplane.alerting.config import InhibitRule, parse_matcher
+from controlplane.alerting.pipeline import SilenceRepository
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState, fingerprint
 from controlplane.storage import AlertRepository, Database
 from notifiers.base import Outcome
+from notifiers.budget import SlidingWindowBudget
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
@@ -77,8 +74,8 @@ async def test_inhibited_alert_is_not_sent_while_its_source_fires(database: Data
     clock = ManualClock()
     robot = RecordingChannel("dingtalk")
     rule = InhibitRule(
-        source=(Matcher("alertname", "=", "SupplierDown"),),
-        target=(Matcher("alertname", "=", "DeliveryRateLow"),),
+        source_matchers=(parse_matcher("alertname=SupplierDown"),),
+        target_matchers=(parse_matcher("alertname=DeliveryRateLow"),),
         equal=("supplier",),
     )
     stage = make_stage(database, clock, (robot,), route(wait=5), inhibit=(rule,))
@@ -108,7 +105,7 @@ async def test_silenced_alert_is_muted_but_its_resolution_is_still_sent(
     assert [n.status for n in robot.sent] == ["firing"]
 
     SilenceRepository(database).add(
-        [Matcher("alertname", "=", "SupplierDown")],
+        [parse_matcher("alertname=SupplierDown")],
         clock.now(),
         clock.now().replace(year=2027),
         "ops@example.com",
@@ -132,7 +129,7 @@ async def test_alert_silenced_before_it_is_ever_sent_stays_quiet_when_it_resolve
     robot = RecordingChannel("dingtalk")
     stage = make_stage(database, clock, (robot,), route(wait=5, interval=60))
     SilenceRepository(database).add(
-        [Matcher("instance", "=~", "a|b")],
+        [parse_matcher("instance=~a|b")],
         clock.now(),
         clock.now().replace(year=2027),
         "me",
@@ -198,7 +195,9 @@ async def test_failing_channel_hands_the_notification_to_the_next(database: Data
     await stage.deliver([notice(labels, FIRING, clock.now())])
     await run_for(clock, stage, 2)
     assert dingtalk.calls == 3 and dingtalk.sent == []
-    assert sleep.waits == [1.0, 2.0]  # exponential backoff between the three attempts
+    # Exponential backoff with equal jitter between the attempts: 1 s then 2 s, halved at most.
+    assert len(sleep.waits) == 2
+    assert 0.5 <= sleep.waits[0] <= 1.0 and 1.0 <= sleep.waits[1] <= 2.0
     assert [n.receiver for n in wecom.sent] == ["team"]
     details = [e.detail for e in AlertRepository(database).history(fingerprint(labels))]
     assert details[-1]["channel"] == "wecom" and details[-1]["outcome"] == "sent"

@@ -57,6 +57,18 @@ class Matcher:
         found = self.regex.fullmatch(actual) is not None
         return found if self.op is MatchOp.REGEX else not found
 
+    def to_json(self) -> dict[str, str]:
+        """The stored and API form: `{name, op, value}`."""
+        return {"name": self.name, "op": self.op.value, "value": self.value}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, str]) -> Matcher:
+        try:
+            op = MatchOp(raw["op"])
+        except ValueError:
+            raise MatcherError(f"unknown matcher operator {raw['op']!r}") from None
+        return cls.build(raw["name"], op, raw["value"])
+
     def sort_key(self) -> tuple[str, str, int]:
         return (self.name, self.value, _OP_ORDER[self.op])
 

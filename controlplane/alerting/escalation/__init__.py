@@ -1,7 +1,6 @@
 """Escalation chains driven from the database, and acknowledgement by API, CLI, link and voice."""
 
 from controlplane.alerting.escalation.acks import Acknowledgements, AckResult, NothingToAck, Via
-from controlplane.alerting.escalation.chain import EscalationChain, EscalationStep, load_chains
 from controlplane.alerting.escalation.command import ack_command
 from controlplane.alerting.escalation.links import AckLinks, LinkRefused
 from controlplane.alerting.escalation.store import EscalationStore
@@ -12,13 +11,10 @@ __all__ = [
     "AckResult",
     "Acknowledgements",
     "DueStep",
-    "EscalationChain",
-    "EscalationStep",
     "EscalationStore",
     "EscalationTracker",
     "LinkRefused",
     "NothingToAck",
     "Via",
     "ack_command",
-    "load_chains",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from controlplane.alerting.escalation.chain import EscalationChain, EscalationStep
+from controlplane.alerting.config import Escalation, EscalationStep
 from controlplane.alerting.escalation.store import EscalationStore
 from controlplane.clock import Clock
 
@@ -29,7 +29,7 @@ class EscalationTracker:
     """Drives escalation episodes kept in the database, so a restart neither repeats nor skips."""
 
     def __init__(
-        self, store: EscalationStore, chains: Mapping[str, EscalationChain], clock: Clock
+        self, store: EscalationStore, chains: Mapping[str, Escalation], clock: Clock
     ) -> None:
         self._store = store
         self._chains = chains
@@ -71,7 +71,10 @@ class EscalationTracker:
                 )
                 continue
             for index, step in enumerate(chain.steps):
-                if index in episode.claimed_steps or episode.started_at + step.after > at:
+                if (
+                    index in episode.claimed_steps
+                    or episode.started_at + timedelta(seconds=step.after_s) > at
+                ):
                     continue
                 if not self._store.claim(episode.id, index, at):
                     continue  # another replica took it between our read and our claim
@@ -80,7 +83,7 @@ class EscalationTracker:
                     episode.group_key,
                     chain.name,
                     index,
-                    step.after.total_seconds(),
+                    step.after_s,
                     ",".join(step.receivers),
                 )
                 due.append(DueStep(episode.group_key, chain.name, index, step, episode.started_at))

@@ -112,8 +112,19 @@ def load_oncall(document: YamlDocument, prefix: Path = ("oncall", "schedules")) 
         return OnCall({})
     reader = _Reader(document)
     schedules: dict[str, Schedule] = {}
-    if not isinstance(raw, dict):
-        reader.fail(prefix, "must be a mapping of schedule name to schedule")
+    if isinstance(raw, list):
+        # alerting.yaml's form: a list of schedules, each with its `name` (as receivers are).
+        for index, item in enumerate(raw):
+            body = dict(item) if isinstance(item, dict) else item
+            name = body.pop("name", None) if isinstance(body, dict) else None
+            if not isinstance(name, str) or not name:
+                reader.fail((*prefix, index), "a schedule needs a `name`")
+                continue
+            schedule = _schedule(reader, name, body, (*prefix, index))
+            if schedule is not None:
+                schedules[name] = schedule
+    elif not isinstance(raw, dict):
+        reader.fail(prefix, "must be a list of schedules or a mapping of name to schedule")
     else:
         for name, body in raw.items():
             schedule = _schedule(reader, str(name), body, (*prefix, str(name)))

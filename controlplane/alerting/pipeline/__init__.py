@@ -1,32 +1,18 @@
 """The notification pipeline: inhibit, silence, group/wait, dedup, notify with fallback, record."""
 
-from controlplane.alerting.pipeline.matchers import Matcher, parse_matcher
-from controlplane.alerting.pipeline.model import (
-    Budget,
-    Channel,
-    InhibitRule,
-    Receiver,
-    Router,
-    RouteTarget,
-)
+from controlplane.alerting.pipeline.escalating import Escalator
+from controlplane.alerting.pipeline.model import Channel, Receiver
 from controlplane.alerting.pipeline.notification_log import LogEntry, NotificationLog
-from controlplane.alerting.pipeline.ratelimit import SlidingWindowBudget
 from controlplane.alerting.pipeline.silences import Silence, SilenceRepository
 from controlplane.alerting.pipeline.stage import AlertingStage
 
 __all__ = [
     "AlertingStage",
-    "Budget",
     "Channel",
-    "InhibitRule",
+    "Escalator",
     "LogEntry",
-    "Matcher",
     "NotificationLog",
     "Receiver",
-    "RouteTarget",
-    "Router",
     "Silence",
     "SilenceRepository",
-    "SlidingWindowBudget",
-    "parse_matcher",
 ]

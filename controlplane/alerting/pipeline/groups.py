@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controlplane.alerting.pipeline.model import Router, RouteTarget
+from controlplane.alerting.config import Route
 from controlplane.engine.alerts import Alert, AlertState
 
 
@@ -29,35 +29,29 @@ class GroupedAlert:
 @dataclass
 class AggregationGroup:
     key: str
-    route: RouteTarget
+    route: Route
     labels: dict[str, str]
     next_flush_at: datetime
     alerts: dict[str, GroupedAlert] = field(default_factory=dict)
 
 
-def group_key(route: RouteTarget, labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    """The group's key and labels: the receiver and route, plus the group_by labels' values."""
-    names = sorted(labels) if route.group_by is None else sorted(route.group_by)
-    group_labels = {name: labels.get(name, "") for name in names}
-    inner = ",".join(f"{name}={value!r}" for name, value in group_labels.items())
-    return f"{route.receiver}/{route.route_id}{{{inner}}}", group_labels
-
-
 class Grouper:
     """Holds the aggregation groups and tells which are due to flush."""
 
-    def __init__(self, router: Router) -> None:
-        self._router = router
+    def __init__(self, root: Route) -> None:
+        self._root = root
         self._groups: dict[str, AggregationGroup] = {}
 
     def add(self, grouped: GroupedAlert, now: datetime) -> None:
-        for route in self._router(grouped.alert.labels):
-            key, labels = group_key(route, grouped.alert.labels)
+        for route in self._root.match(grouped.alert.labels):
+            # Alertmanager's group key: the route node's path, then the group labels.
+            key = route.group_key(grouped.alert.labels)
+            labels = route.group_labels(grouped.alert.labels)
             group = self._groups.get(key)
             if group is None:
                 # A resolution for a group we no longer hold (after a restart) opens one too:
                 # dedup sends it only if the log says the alert was notified firing.
-                wait = timedelta(seconds=route.group_wait_s)
+                wait = timedelta(seconds=route.options.group_wait_s)
                 group = self._groups[key] = AggregationGroup(key, route, labels, now + wait)
             group.alerts[grouped.alert.fingerprint] = grouped
 
@@ -65,7 +59,7 @@ class Grouper:
         return [group for group in self._groups.values() if group.next_flush_at <= now]
 
     def flushed(self, group: AggregationGroup, now: datetime) -> None:
-        group.next_flush_at = now + timedelta(seconds=group.route.group_interval_s)
+        group.next_flush_at = now + timedelta(seconds=group.route.options.group_interval_s)
         if not group.alerts:
             self._groups.pop(group.key, None)
 
@@ -77,6 +71,9 @@ class Grouper:
                 if grouped.is_firing:
                     seen[fingerprint] = grouped.alert.labels
         return list(seen.values())
+
+    def get(self, key: str) -> AggregationGroup | None:
+        return self._groups.get(key)
 
     def __len__(self) -> int:
         return len(self._groups)

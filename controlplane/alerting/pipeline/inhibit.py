@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from controlplane.alerting.pipeline.matchers import all_match
-from controlplane.alerting.pipeline.model import InhibitRule
+from controlplane.alerting.config import InhibitRule
 
 
 class Inhibitor:
@@ -16,15 +15,13 @@ class Inhibitor:
 
     def inhibited(self, labels: Mapping[str, str], firing: Iterable[Mapping[str, str]]) -> bool:
         for rule in self._rules:
-            if not all_match(rule.target, labels):
+            if not rule.is_target(labels):
                 continue
             for source in firing:
                 # An alert never inhibits itself (Alertmanager: a source that is also a target
                 # with the same labels must not mute itself).
                 if source is labels or dict(source) == dict(labels):
                     continue
-                if not all_match(rule.source, source):
-                    continue
-                if all(source.get(name, "") == labels.get(name, "") for name in rule.equal):
+                if rule.inhibits(source, labels):
                     return True
         return False

@@ -1,4 +1,4 @@
-"""Rate limits before they are hit: a sliding-window budget per endpoint and the digest planner.
+"""Rate limits before they are hit: the digest planner over each endpoint's send budget.
 
 While an endpoint has budget to spare, each group notification goes out alone. When the budget is
 short (at or below half its capacity), queued notifications wait and go out merged into one
@@ -8,42 +8,13 @@ the receiver's next channel instead. Nothing is dropped: every queued alert is i
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from controlplane.alerting.pipeline.model import Budget
+from notifiers.budget import SlidingWindowBudget
 
 Item = TypeVar("Item")
-
-
-class SlidingWindowBudget:
-    """At most `capacity` sends in any `window_s` seconds, measured on a monotonic clock."""
-
-    def __init__(self, capacity: int, window_s: float) -> None:
-        if capacity < 1 or window_s <= 0:
-            raise ValueError("a budget needs capacity >= 1 and window_s > 0")
-        self._capacity = capacity
-        self._window_s = window_s
-        self._sent_at: deque[float] = deque()
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def window_s(self) -> float:
-        return self._window_s
-
-    def remaining(self, now: float) -> int:
-        while self._sent_at and self._sent_at[0] <= now - self._window_s:
-            self._sent_at.popleft()
-        return self._capacity - len(self._sent_at)
-
-    def spend(self, now: float) -> None:
-        self.remaining(now)
-        self._sent_at.append(now)
 
 
 @dataclass(frozen=True)
@@ -65,7 +36,7 @@ class DigestPlanner:
     def plan(
         self,
         endpoint: str,
-        budget: Budget | None,
+        budget: SlidingWindowBudget | None,
         queue: Sequence[Item],
         critical: Sequence[bool],
         now: float,
@@ -74,8 +45,8 @@ class DigestPlanner:
             return Plan()
         if budget is None:
             return Plan(alone=tuple(queue))
-        remaining = budget.remaining(now)
-        reserve = budget.capacity // 2
+        remaining = budget.available(now)
+        reserve = budget.limit // 2
         if remaining - len(queue) >= reserve:
             return Plan(alone=tuple(queue))
         # Short: one digest per pace, so the remaining sends spread over the window.

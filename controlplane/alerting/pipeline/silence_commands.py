@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from controlplane.alerting.pipeline.matchers import parse_matcher
+from controlplane.alerting.config.matchers import parse_matcher
 
 TIMEOUT_S = 10.0
 

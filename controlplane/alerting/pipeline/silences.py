@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import RowMapping, Table, select, update
 
-from controlplane.alerting.pipeline.matchers import Matcher, all_match
+from controlplane.alerting.config.matchers import Matcher, all_match
 from controlplane.storage import Database
 from controlplane.storage.alerting_models import SilenceRow
 

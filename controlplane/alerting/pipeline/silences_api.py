@@ -5,14 +5,13 @@ The app puts a SilenceRepository on `app.state.silences` (and may put a Clock on
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from controlplane.alerting.pipeline.matchers import Matcher
+from controlplane.alerting.config.matchers import Matcher, MatcherError, MatchOp
 from controlplane.alerting.pipeline.silences import Silence, SilenceRepository
 from controlplane.auth import Principal
 from controlplane.clock import Clock, system_clock
@@ -65,11 +64,9 @@ def _matchers(raw: list[MatcherIn]) -> list[Matcher]:
     matchers = []
     for index, matcher in enumerate(raw):
         try:
-            matchers.append(Matcher(matcher.name, matcher.op, matcher.value))
-        except re.error as exc:
-            raise ApiError(
-                422, f"bad regular expression: {exc}", field=f"matchers.{index}.value"
-            ) from exc
+            matchers.append(Matcher.build(matcher.name, MatchOp(matcher.op), matcher.value))
+        except MatcherError as exc:
+            raise ApiError(422, str(exc), field=f"matchers.{index}.value") from exc
     return matchers
 
 

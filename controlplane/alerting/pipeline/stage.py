@@ -1,4 +1,4 @@
-"""The alerting stage: inhibit → silence → group/wait → dedup → notify/fallback → record.
+"""The alerting stage: inhibit → silence → group/wait → dedup → notify/fallback → record → escalate.
 
 `deliver` takes the engine's notices and only updates the groups; `tick(now)`, called every
 second by the scheduler, flushes the groups that are due. All times come from the injected clock.
@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from controlplane.alerting.config import InhibitRule, Route
 from controlplane.alerting.pipeline.dedup import needs_update
-from controlplane.alerting.pipeline.delivery import Sleep, channel_name, deliver
+from controlplane.alerting.pipeline.delivery import (
+    Delivery,
+    Recipients,
+    Sleep,
+    channel_name,
+    deliver,
+)
+from controlplane.alerting.pipeline.escalating import Escalator
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert, Grouper
 from controlplane.alerting.pipeline.inhibit import Inhibitor
 from controlplane.alerting.pipeline.messages import build, summary
-from controlplane.alerting.pipeline.model import InhibitRule, Receiver, Router
+from controlplane.alerting.pipeline.model import Receiver
 from controlplane.alerting.pipeline.notification_log import (
     FAILED,
     SENT,
@@ -31,6 +39,7 @@ from controlplane.clock import Clock
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.storage import AlertRepository, Database
+from notifiers.base import AlertSummary, Notification
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +66,14 @@ class AlertingStage:
         self,
         *,
         database: Database,
-        router: Router,
+        route: Route,
         receivers: Mapping[str, Receiver],
         clock: Clock,
         inhibit_rules: Sequence[InhibitRule] = (),
+        is_muted: Callable[[Route, datetime], bool] | None = None,
+        escalator: Escalator | None = None,
+        ack_url: Callable[[str], str] | None = None,
+        recipients: Recipients = tuple,
         sleep: Sleep = asyncio.sleep,
         replica: str = "local",
         console_url: str | None = None,
@@ -69,7 +82,11 @@ class AlertingStage:
         self._clock = clock
         self._sleep = sleep
         self._console_url = console_url
-        self._grouper = Grouper(router)
+        self._is_muted = is_muted
+        self._escalator = escalator
+        self._ack_url = ack_url
+        self._recipients = recipients
+        self._grouper = Grouper(route)
         self._inhibitor = Inhibitor(inhibit_rules)
         self._silencer = Silencer(SilenceRepository(database))
         self._log = NotificationLog(database, replica)
@@ -99,9 +116,13 @@ class AlertingStage:
         self._silencer.refresh(now)
         firing_labels = self._grouper.firing_labels()
         for group in self._grouper.due(now):
-            pending = self._evaluate(group, firing_labels, now)
-            if pending is not None:
-                self._queues.setdefault(group.route.receiver, {})[group.key] = pending
+            # Inside a mute (or outside every active) time interval a group says nothing.
+            if self._is_muted is None or not self._is_muted(group.route, now):
+                pending = self._evaluate(group, firing_labels, now)
+                if pending is not None:
+                    self._queues.setdefault(group.route.receiver, {})[group.key] = pending
+            if self._escalator is not None and not any(g.is_firing for g in group.alerts.values()):
+                self._escalator.settled(group, now)
             self._grouper.flushed(group, now)
         sends = []
         for receiver_name, queue in self._queues.items():
@@ -128,7 +149,45 @@ class AlertingStage:
                 sends.append(self._send(receiver, list(plan.digest), 0))
             sends += [self._send(receiver, [item], 1) for item in plan.divert]
         results = await asyncio.gather(*sends)
-        return sum(results)
+        return sum(results) + await self._escalate(now)
+
+    async def _escalate(self, now: datetime) -> int:
+        """Send each escalation step that is due (claimed in storage: once across restarts)."""
+        if self._escalator is None:
+            return 0
+        sent = 0
+        for step in self._escalator.due(now):
+            group = self._grouper.get(step.group_key)
+            firing = [g for g in group.alerts.values() if g.is_firing] if group else []
+            if group is None or not firing:
+                log.warning("escalation.no_group group_key=%s step=%d", step.group_key, step.index)
+                continue
+            alerts = [summary(g, "firing") for g in firing]
+            notification = build("", group.key, group.labels, alerts, self._console_url)
+            for name in step.step.receivers:
+                receiver = self._receivers.get(name)
+                if receiver is None:
+                    log.error("escalation.unknown_receiver receiver=%s", name)
+                    continue
+                delivery = await self._deliver(receiver, replace(notification, receiver=name), 0)
+                self._record(receiver, notification.group_key, alerts, delivery, False)
+                sent += int(delivery.delivered)
+        return sent
+
+    async def _deliver(
+        self, receiver: Receiver, notification: Notification, start: int
+    ) -> Delivery:
+        """Through the receiver's channels from `start`, with an ack link while it fires."""
+        if self._ack_url is not None and notification.status == "firing":
+            notification = replace(notification, ack_url=self._ack_url(notification.group_key))
+        delivery = await deliver(
+            receiver.channels[start:], notification, self._clock, self._sleep, self._recipients
+        )
+        if self._escalator is not None and delivery.channel == "voice":
+            self._escalator.call_placed(
+                notification.group_key, delivery.reference, self._clock.now()
+            )
+        return delivery
 
     def _evaluate(
         self, group: AggregationGroup, firing_labels: Sequence[Mapping[str, str]], now: datetime
@@ -158,7 +217,7 @@ class AlertingStage:
         firing_fps = {g.alert.fingerprint for g in firing}
         resolved_fps = {g.alert.fingerprint for g in resolved}
         if not needs_update(
-            firing_fps, resolved_fps, last_sent, now, group.route.repeat_interval_s
+            firing_fps, resolved_fps, last_sent, now, group.route.options.repeat_interval_s
         ):
             return None
         step = 0 if last is None else last.step + 1
@@ -213,8 +272,7 @@ class AlertingStage:
         else:
             group = claimed[0][0].group
             notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
-        delivery = await deliver(receiver.channels[start:], notification, self._clock, self._sleep)
-        done_at = self._clock.now()
+        delivery = await self._deliver(receiver, notification, start)
         status = SENT if delivery.delivered else FAILED
         detail = {
             "digest_of": len(claimed),
@@ -224,10 +282,26 @@ class AlertingStage:
             ],
         }
         for item, entry in claimed:
-            self._log.finish(entry.id, status, delivery.channel, done_at, detail)
+            self._log.finish(entry.id, status, delivery.channel, self._clock.now(), detail)
             if delivery.delivered:
                 for grouped in item.resolved:
                     item.group.alerts.pop(grouped.alert.fingerprint, None)
+                if self._escalator is not None:
+                    self._escalator.notified(item.group, item.firing)
+        self._record(receiver, notification.group_key, alerts, delivery, is_digest)
+        return 1 if delivery.delivered else 0
+
+    def _record(
+        self,
+        receiver: Receiver,
+        group_key: str,
+        alerts: Sequence[AlertSummary],
+        delivery: Delivery,
+        is_digest: bool,
+    ) -> None:
+        """Write the notification into each alert's history, and log it."""
+        done_at = self._clock.now()
+        status = SENT if delivery.delivered else FAILED
         for alert in alerts:
             self._history.record(
                 alert.fingerprint,
@@ -242,12 +316,11 @@ class AlertingStage:
                 },
             )
         log.info(
-            "notify.%s receiver=%s group=%s channel=%s alerts=%d digest_of=%d",
+            "notify.%s receiver=%s group=%s channel=%s alerts=%d digest=%s",
             status,
             receiver.name,
-            notification.group_key,
+            group_key,
             delivery.channel,
             len(alerts),
-            len(claimed),
+            is_digest,
         )
-        return 1 if delivery.delivered else 0
