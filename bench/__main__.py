@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bench import bench_ingest_http, bench_persist, bench_windows
+from bench import bench_ingest_http, bench_persist, bench_sendtier, bench_windows
 from bench.table import Row, render
 
 
@@ -15,6 +15,7 @@ def main() -> None:
         ("ingest over HTTP", bench_ingest_http.table_rows),
         ("batched persistence", bench_persist.table_rows),
         ("windows and rule evaluation", bench_windows.table_rows),
+        ("send tier end to end", bench_sendtier.table_rows),
     ]:
         print(f"bench: measuring {name} …", flush=True)
         rows.extend(measure())

@@ -102,7 +102,7 @@ def demo_platform(
             "base_url": f"http://{host}:{sim_ports[name]}",
             "tps": SUPPLIER_TPS[name],
             "max_concurrency": SUPPLIER_CONCURRENCY,
-            "templates": _supplier_templates(name),
+            "templates": dict(_supplier_templates(name)),
         }
         for name, account in accounts.items()
     ]
@@ -163,9 +163,7 @@ def stand_in_simulators(
             plan=plans.get(supplier.name, fallback),
             seed=index,
         )
-        sites[supplier.name] = SimulatorSite(
-            supplier.name, config, address.hostname, address.port
-        )
+        sites[supplier.name] = SimulatorSite(supplier.name, config, address.hostname, address.port)
     return sites
 
 
@@ -216,7 +214,7 @@ def _supplier_templates(name: str) -> dict[str, str]:
 
 def _routes() -> list[dict[str, object]]:
     return [
-        {"carrier": carrier, "message_class": cls, "suppliers": WEIGHTS}
+        {"carrier": carrier, "message_class": cls, "suppliers": dict(WEIGHTS)}
         for carrier in CARRIERS
         for cls in CLASSES
     ]

@@ -6,15 +6,19 @@ Each service can run alone (`smsctl sendtier api|dispatch|persist|receipts`) or 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import FastAPI
 
-from controlplane.bus import Bus
+from controlplane.bus import Bus, make_bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
+from controlplane.web.serving import Served, ServerGroup
 from sendtier.api.app import create_api_app
 from sendtier.dispatch.app import create_dispatch_app
 from sendtier.dispatch.dispatcher import Dispatcher
@@ -25,7 +29,11 @@ from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import SupplierAdapter
 from sendtier.suppliers.registry import make_adapter, make_callback_reader
 
+log = logging.getLogger(__name__)
+
 ServiceName = Literal["api", "dispatch", "receipts", "persist"]
+# Start order: consumers before producers, so nothing waits on a service that is not up yet;
+# they stop in reverse, front door first, so each drains what the one before it handed over.
 SERVICES: tuple[ServiceName, ...] = ("persist", "receipts", "dispatch", "api")
 
 
@@ -76,3 +84,66 @@ def listen_address(name: ServiceName, settings: SendTierSettings) -> tuple[str, 
     if name == "receipts":
         return settings.receipts.host, settings.receipts.port
     return settings.persist.host, settings.persist.port
+
+
+def make_sendtier_bus(settings: SendTierSettings, clock: Clock = system_clock) -> Bus:
+    """The bus the settings name, not started yet."""
+    return make_bus(
+        settings.bus.backend,
+        url=settings.bus.url,
+        stream=settings.bus.stream,
+        namespace=settings.bus.namespace,
+        clock=clock,
+    )
+
+
+@dataclass(frozen=True)
+class RunningServices:
+    """Services serving in this process: their URLs by name, and the bus and database they use."""
+
+    urls: dict[str, str]
+    bus: Bus
+    database: Database
+    group: ServerGroup
+
+
+@asynccontextmanager
+async def running_services(
+    settings: SendTierSettings,
+    names: Sequence[ServiceName] = SERVICES,
+    *,
+    clock: Clock = system_clock,
+    bus: Bus | None = None,
+) -> AsyncIterator[RunningServices]:
+    """Serve the named services on their configured addresses until the block exits.
+
+    Starts the settings' bus (unless `bus` is given: then its owner starts and closes it) and
+    migrates the database before the first service starts. On exit the services stop in reverse
+    order, each draining what it holds, and then the bus and the database are closed.
+    """
+    ordered = [name for name in SERVICES if name in names]
+    owned_bus = bus is None
+    the_bus = make_sendtier_bus(settings, clock) if bus is None else bus
+    database = Database(settings.database.url)
+    group: ServerGroup | None = None
+    try:
+        if owned_bus:
+            await the_bus.start()
+        await asyncio.to_thread(database.upgrade)
+        group = ServerGroup(
+            [
+                Served(name, build_service_app(name, settings, the_bus, database, clock),
+                       *listen_address(name, settings))
+                for name in ordered
+            ]
+        )  # fmt: skip
+        urls = await group.start()  # on failure, `finally` stops those that did start
+        log.info("sendtier.started services=%s bus=%s", ",".join(ordered), settings.bus.backend)
+        yield RunningServices(dict(urls), the_bus, database, group)
+    finally:
+        if group is not None:
+            await group.stop()
+        if owned_bus:
+            await the_bus.close()
+        database.dispose()
+        log.info("sendtier.stopped services=%s", ",".join(ordered))

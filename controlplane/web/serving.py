@@ -100,13 +100,25 @@ class ServerGroup:
 
     async def run_until_signalled(self) -> None:
         """Serve until SIGINT or SIGTERM, then stop every server cleanly."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         try:
-            await stop.wait()
+            await wait_for_signal()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
             await self.stop()
+
+
+async def wait_for_signal() -> int:
+    """Return the first SIGINT or SIGTERM this process gets (its number) from now on."""
+    received: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+
+    def note(signum: int) -> None:
+        if not received.done():
+            received.set_result(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, note, signum)
+    try:
+        return await received
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

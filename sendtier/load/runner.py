@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import Counter
@@ -53,21 +54,33 @@ async def run_load(
     lower offered rate. OTP goes one message per request; notification and marketing messages
     go in batches of up to `batch_size`, each sent when full or `batch_linger_s` after its first
     recipient was due. Templates and their parameters are discovered from GET /v1/templates.
-    `connections` senders each keep one HTTP connection: a few go far, and many cost CPU per
-    request (httpx checks every pooled connection on each request).
+    `connections` senders each keep one HTTP connection (a client of their own).
     """
     if rate <= 0 or duration <= 0:
         raise ValueError("rate and duration must be positive")
     shares = {name: share for name, share in mix.items() if share > 0}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # One single-connection client per sender: a shared pool makes httpcore scan (and retry
+    # over) every pooled connection on each request, which costs more CPU than the request.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(
-        base_url=api_url.rstrip("/"), headers=headers, limits=limits, timeout=timeout_s
-    ) as client:
-        templates = await _discover_templates(client, shares)
+    tls = httpx.create_ssl_context()  # one for all: each loads the CA bundle (~50 ms)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=api_url.rstrip("/"),
+                    headers=headers,
+                    limits=limits,
+                    timeout=timeout_s,
+                    verify=tls,
+                )
+            )
+            for _ in range(max(1, connections))
+        ]
+        templates = await _discover_templates(clients[0], shares)
         traffic = Traffic(templates, seed)
-        run = _Run(client, traffic, shares, batch_size, batch_linger_s, max_in_flight)
-        return await run.drive(rate, duration, progress_every_s, connections)
+        run = _Run(traffic, shares, batch_size, batch_linger_s, max_in_flight)
+        return await run.drive(rate, duration, progress_every_s, clients)
 
 
 async def _discover_templates(
@@ -92,14 +105,12 @@ class _Run:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
         traffic: Traffic,
         shares: Mapping[MessageClass, float],
         batch_size: int,
         batch_linger_s: float,
         max_in_flight: int,
     ) -> None:
-        self._client = client
         self._traffic = traffic
         cumulative, upto = [], 0.0
         for name, share in shares.items():
@@ -120,9 +131,13 @@ class _Run:
         self._skipped = 0
 
     async def drive(
-        self, rate: float, duration: float, progress_every_s: float | None, connections: int
+        self,
+        rate: float,
+        duration: float,
+        progress_every_s: float | None,
+        clients: list[httpx.AsyncClient],
     ) -> LoadReport:
-        senders = [asyncio.create_task(self._sender()) for _ in range(max(1, connections))]
+        senders = [asyncio.create_task(self._sender(client)) for client in clients]
         try:
             return await self._schedule(rate, duration, progress_every_s)
         finally:
@@ -200,18 +215,18 @@ class _Run:
         except asyncio.QueueFull:
             self._skipped += messages
 
-    async def _sender(self) -> None:
+    async def _sender(self, client: httpx.AsyncClient) -> None:
         queue = self._queue
         while True:
             request = await queue.get()
             try:
-                await self._send(request)
+                await self._send(client, request)
             finally:
                 queue.task_done()
 
-    async def _send(self, request: _Request) -> None:
+    async def _send(self, client: httpx.AsyncClient, request: _Request) -> None:
         try:
-            answer = await self._client.post(request.path, content=request.content)
+            answer = await client.post(request.path, content=request.content)
         except httpx.HTTPError as exc:
             self._tally.failed(request.messages)
             log.debug("load.request_failed path=%s error=%s", request.path, type(exc).__name__)

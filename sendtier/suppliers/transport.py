@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 import orjson
@@ -17,6 +19,10 @@ from sendtier.suppliers.submit_codes import class_for_http_status
 
 log = logging.getLogger(__name__)
 
+# A connection idle this long is closed by us, before the server closes it: most servers drop
+# idle connections after 2-5 s, and a request sent just as the server closes fails with no
+# answer, which for a non-idempotent submit means "maybe sent" (a TIMEOUT, not retried).
+IDLE_EXPIRY_S = 2.5
 # Our own codes for failures that carry no supplier code (lower case, unlike any supplier's).
 TIMEOUT_CODE = "timeout"
 CONNECT_ERROR_CODE = "connect_error"
@@ -66,7 +72,13 @@ class Answer:
 
 
 class SupplierHttp:
-    """One supplier account's HTTP client: pooled to `max_concurrency`, explicit timeouts."""
+    """One supplier account's HTTP client: up to `max_concurrency` connections, explicit timeouts.
+
+    Each connection is its own single-connection httpx client (a lane), lent to one request at
+    a time, most recently used first. One client pooling every connection would be simpler, but
+    httpcore's pool scans all its connections on every request (quadratically in idle ones): at
+    64-128 connections that costs more CPU than the request itself, and dispatch is CPU-bound.
+    """
 
     def __init__(
         self,
@@ -77,15 +89,26 @@ class SupplierHttp:
         auth: httpx.Auth | None = None,
     ) -> None:
         self._clock = clock
-        self.client = httpx.AsyncClient(
+        self._timeout = httpx.Timeout(timeout_s)
+        self._make_lane = partial(
+            httpx.AsyncClient,
             base_url=base_url,
             auth=auth,
-            timeout=httpx.Timeout(timeout_s),
+            timeout=self._timeout,
             limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                max_connections=1, max_keepalive_connections=1, keepalive_expiry=IDLE_EXPIRY_S
             ),
             trust_env=False,
+            # One TLS context for every lane: building one loads the CA bundle (milliseconds).
+            verify=httpx.create_ssl_context(trust_env=False),
         )
+        # Builds requests (base URL, auth) for the adapters, and is the first lane.
+        self.client = self._make_lane()
+        self._lanes = [self.client]
+        self._max_lanes = max_concurrency
+        # Last in, first out: the warmest connections are reused, the others time out idle.
+        self._idle: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
+        self._idle.put_nowait(self.client)
 
     @classmethod
     def for_supplier(
@@ -104,7 +127,7 @@ class SupplierHttp:
         """
         started = self._clock.monotonic()
         try:
-            response = await self.client.send(request)
+            response = await self._send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return self._network_failure(
                 started, CONNECT_ERROR_CODE, SubmitErrorClass.RETRIABLE, exc, request
@@ -123,13 +146,14 @@ class SupplierHttp:
     async def fetch_json(self, request: httpx.Request) -> dict[str, object]:
         """Send a read-only API request (balance); its 2xx JSON object, else BalanceUnavailable."""
         try:
-            response = await self.client.send(request)
+            response = await self._send(request)
         except httpx.HTTPError as exc:
             raise BalanceUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return _json_object_or_raise(response)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for lane in self._lanes:
+            await lane.aclose()
 
     def _elapsed_ms(self, started: float) -> float:
         return max(0.0, (self._clock.monotonic() - started) * 1000.0)
@@ -158,6 +182,28 @@ class SupplierHttp:
             error_class=error_class,
             error_message=message,
         )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        lane = await self._borrow()
+        try:
+            return await lane.send(request)
+        finally:
+            self._idle.put_nowait(lane)
+
+    async def _borrow(self) -> httpx.AsyncClient:
+        """An idle lane, a new one while under max_concurrency, else the first one freed within
+        the pool timeout (PoolTimeout otherwise, as httpx's own pool would raise)."""
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        if len(self._lanes) < self._max_lanes:
+            lane = self._make_lane()
+            self._lanes.append(lane)
+            return lane
+        try:
+            async with asyncio.timeout(self._timeout.pool):
+                return await self._idle.get()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no free connection in time") from None
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:
