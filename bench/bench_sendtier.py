@@ -41,10 +41,10 @@ NATS_URL = "nats://127.0.0.1:4222"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 TARGET_RATE = 5_000.0  # messages/s, the target
 TARGET_P99_MS = 50.0
-SECONDS_PER_RUN = 4.0
+SECONDS_PER_RUN = 2.0
 RUNS = 3
 BATCH = 100  # recipients per notification/marketing request (OTP goes one per request)
-SETTLE_TIMEOUT_S = 240.0
+SETTLE_TIMEOUT_S = 180.0
 # Order of start: the simulators and the consumers first, the front door last.
 PROCESSES = ("simulators", "persist", "receipts", "dispatch", "api")
 # Suppliers as fast as good real ones: ~20 ms submits, receipts within a second or two,
@@ -182,25 +182,17 @@ def send_tier_processes(database: str, stream: str) -> Iterator[SendTierProcesse
 def _health_urls(tier: SendTierProcesses) -> dict[str, str]:
     settings = tier.platform.settings
     urls = {
-        "api": f"http://{settings.api.host}:{settings.api.port}",
-        "dispatch": f"http://{settings.dispatch.host}:{settings.dispatch.port}",
-        "receipts": f"http://{settings.receipts.host}:{settings.receipts.port}",
-        "persist": f"http://{settings.persist.host}:{settings.persist.port}",
+        name: f"http://{section.host}:{section.port}"
+        for name, section in (
+            ("api", settings.api),
+            ("dispatch", settings.dispatch),
+            ("receipts", settings.receipts),
+            ("persist", settings.persist),
+        )
     }
-    urls.update({f"simulator {name}": site.url for name, site in _sites(tier).items()})
+    for name, site in tier.platform.simulators.items():
+        urls[f"simulator {name}"] = f"http://{site.host}:{site.port}"
     return urls
-
-
-@dataclass(frozen=True)
-class _Site:
-    url: str
-
-
-def _sites(tier: SendTierProcesses) -> dict[str, _Site]:
-    return {
-        name: _Site(f"http://{site.host}:{site.port}")
-        for name, site in tier.platform.simulators.items()
-    }
 
 
 def _wait_healthy(tier: SendTierProcesses, timeout_s: float = 60.0) -> None:

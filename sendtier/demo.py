@@ -128,8 +128,13 @@ def demo_platform(
             for template_id, (cls, text) in TEMPLATES.items()
         ],
     }
+    return platform_from(document, tokens)
+
+
+def platform_from(document: dict[str, Any], tenant_tokens: Mapping[str, str]) -> DemoPlatform:
+    """The platform a settings document describes, e.g. a demo document with changes made."""
     settings = SendTierSettings.model_validate(document)
-    return DemoPlatform(settings, stand_in_simulators(settings), tokens, document)
+    return DemoPlatform(settings, stand_in_simulators(settings), dict(tenant_tokens), document)
 
 
 def stand_in_simulators(

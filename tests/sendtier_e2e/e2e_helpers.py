@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from sqlalchemy import text
 
 from controlplane.settings import BusSettings, DatabaseSettings
 from controlplane.storage import Database
-from sendtier.demo import DemoPlatform, DemoPorts, demo_platform
+from sendtier.demo import DemoPlatform, DemoPorts, demo_platform, platform_from
 
 # Suppliers that answer at once and report within about a second (expired messages too: their
 # validity is a second), in batched pushes where the dialect batches (Twilio posts one status
@@ -62,11 +63,20 @@ def free_ports(count: int) -> list[int]:
 
 
 def platform_on(mariadb_url: str, nats_url: str, stream: str) -> DemoPlatform:
-    """The demo platform on free ports, JetStream (its own stream) and the test's MariaDB."""
+    """The demo platform on free ports, JetStream (its own stream) and the test's MariaDB.
+
+    Submits may take up to 30 s: on a machine shared with other test runs a slow answer is
+    possible, and a submit that times out is never resent (it may have been sent), which is
+    not what these tests are about.
+    """
     api, dispatch, receipts, persist, *sims = free_ports(8)
     ports = DemoPorts(api, dispatch, receipts, persist, (sims[0], sims[1], sims[2], sims[3]))
     bus = BusSettings(backend="jetstream", url=nats_url, stream=stream, namespace=stream)
-    return demo_platform(ports, DatabaseSettings(url=mariadb_url), bus)
+    demo = demo_platform(ports, DatabaseSettings(url=mariadb_url), bus)
+    document = copy.deepcopy(demo.document)
+    for supplier in document["suppliers"]:
+        supplier["timeout_s"] = 30.0
+    return platform_from(document, demo.tenant_tokens)
 
 
 def simulator_urls(platform: DemoPlatform) -> dict[str, str]:

@@ -50,7 +50,7 @@ async def test_every_message_is_persisted_once_with_its_receipt_while_a_supplier
                 assert len(accepted) == MESSAGES
                 await wait_until(
                     lambda: count_settled(services.database) >= MESSAGES,
-                    timeout_s=90,
+                    timeout_s=120,
                     what="every message stored with its receipt",
                 )
             # The services have stopped (drained) here: nothing more can arrive.
