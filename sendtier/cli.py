@@ -188,8 +188,8 @@ async def _serve(
 
 
 def _run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run `main` on uvloop when it is installed (uvicorn[standard] brings it): each service is
-    CPU-bound on socket I/O and callbacks, where uvloop costs a fraction of asyncio's loop."""
+    """Run `main` on uvloop when it is installed (uvicorn[standard] brings it): its event loop
+    and socket transports take less CPU than asyncio's, and the services are CPU-bound."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
@@ -225,8 +225,12 @@ def _simulators(settings: SendTierSettings, plan_options: list[str]) -> dict[str
 
     plans: dict[str, FaultPlan] = {}
     default_plan: FaultPlan | None = None
+    configured = {supplier.name for supplier in settings.suppliers}
     for option in plan_options:
         supplier, separator, file = option.rpartition("=")
+        if separator and supplier not in configured:
+            message = f"no supplier {supplier!r} in the settings (they are: {sorted(configured)})"
+            raise ConfigError([ConfigProblem("<command line>", None, "--plan", message)])
         plan = load_plan(Path(file))
         if separator:
             plans[supplier] = plan
@@ -234,8 +238,9 @@ def _simulators(settings: SendTierSettings, plan_options: list[str]) -> dict[str
             default_plan = plan
     try:
         return stand_in_simulators(settings, plans, default_plan)
-    except ValueError as exc:
-        raise ConfigError([ConfigProblem("<command line>", None, "--plan", str(exc))]) from None
+    except ValueError as exc:  # a supplier whose base_url no simulator can listen on
+        message = f"{exc} (real suppliers need no simulator: `all --no-simulators`)"
+        raise ConfigError([ConfigProblem("<settings>", None, "suppliers", message)]) from None
 
 
 def _announce_tokens(platform: DemoPlatform) -> None:

@@ -50,8 +50,6 @@ WEIGHTS = {"aliyun": 40.0, "tencent": 30.0, "twilio": 10.0, "cmpp": 20.0}
 # Our TPS gate per supplier: the API rate its simulator enforces (Alibaba 5000 QPS, Tencent 3000,
 # SUPPLIERS.md), and a contract-like rate for the two that enforce none.
 SUPPLIER_TPS = {"aliyun": 5000.0, "tencent": 3000.0, "twilio": 2000.0, "cmpp": 3000.0}
-# Submits in flight per supplier: at a ~80 ms submit latency, 128 carry ~1,600 messages/s each.
-SUPPLIER_CONCURRENCY = 128
 # The demo tenant may send as fast as the platform goes, so the load generator finds its limits.
 DEMO_TENANT_RATE_PER_S = 20_000.0
 
@@ -101,7 +99,6 @@ def demo_platform(
             "account": account,
             "base_url": f"http://{host}:{sim_ports[name]}",
             "tps": SUPPLIER_TPS[name],
-            "max_concurrency": SUPPLIER_CONCURRENCY,
             "templates": dict(_supplier_templates(name)),
         }
         for name, account in accounts.items()

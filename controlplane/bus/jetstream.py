@@ -108,7 +108,13 @@ class JetStreamSubscription:
             msgs = await self._pull.fetch(max_messages, timeout=max(timeout, MIN_FETCH_TIMEOUT))
         except TimeoutError:
             # nats.errors.TimeoutError and FetchTimeoutError both subclass TimeoutError.
-            return []
+            msgs = []
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # nats-py waits with asyncio.wait_for, which on Python 3.11 swallows a cancellation
+            # that lands as a message arrives (fixed in 3.12): the caller's fetch loop would
+            # then never stop. Honour it; the messages stay un-acked and are delivered again.
+            raise asyncio.CancelledError
         return [JetStreamDelivery(msg, msg.subject[self._prefix_len :]) for msg in msgs]
 
     async def close(self) -> None:
