@@ -25,6 +25,12 @@ if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
   apt_install python3-venv
 fi
 
+# The PromQL, promtool and amtool tests run against the real Prometheus 2.42 and Alertmanager 0.25.
+if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || [ ! -x /usr/bin/prometheus ]; then
+  echo "bootstrap: installing Prometheus and Alertmanager from Debian"
+  apt_install prometheus prometheus-alertmanager
+fi
+
 echo "bootstrap: creating $venv with $("$python" --version)"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true

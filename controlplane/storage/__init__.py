@@ -2,6 +2,7 @@
 
 # Every model module is imported here so Base.metadata always holds every table.
 from controlplane.storage import api_models as api_models
+from controlplane.storage.action_models import DegradationVersionRow, RoutingVersionRow
 from controlplane.storage.alerting_models import NotificationLogRow, SilenceRow
 from controlplane.storage.alerts import AlertEvent, AlertRepository, StoredAlert
 from controlplane.storage.database import Database
@@ -25,6 +26,7 @@ __all__ = [
     "AlertEvent",
     "AlertRepository",
     "Database",
+    "DegradationVersionRow",
     "EscalationAlertRow",
     "EscalationRow",
     "EscalationStepRow",
@@ -34,6 +36,7 @@ __all__ = [
     "OrphanReceiptRepository",
     "ProbeResultRepository",
     "ReceiptRepository",
+    "RoutingVersionRow",
     "SilenceRow",
     "StoredAlert",
     "StoredMessage",
