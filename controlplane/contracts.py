@@ -36,6 +36,9 @@ class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     error_code: str | None = None
     # Set by whoever first receives the receipt; ingest stamps it when a client leaves it out.
     received_at: UtcTime | None = None
+    # How many receipts this one stands for: 1/sample_ratio when degradation publishes only a
+    # sample of a class's receipts, so windows keep honest counts and rates.
+    weight: Annotated[float, msgspec.Meta(ge=1)] = 1.0
 
 
 class OutboundMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, LargeBinary, String, Text
+from sqlalchemy import Double, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.storage.models import CLASS_LENGTH, MYSQL_TABLE_ARGS, Base, UtcDateTime
@@ -41,7 +41,7 @@ class DegradationVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     level: Mapped[str] = mapped_column(String(CLASS_LENGTH))
-    sample_ratio: Mapped[float] = mapped_column(Float)
+    sample_ratio: Mapped[float] = mapped_column(Double)
     until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     changed_by: Mapped[str] = mapped_column(String(ACTOR_LENGTH))
     reason: Mapped[str] = mapped_column(Text)

@@ -153,6 +153,8 @@ class ReceiptRow(Base):
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Receipts stored from a degradation sample stand for 1/sample_ratio receipts each.
+    weight: Mapped[float] = mapped_column(Double, server_default=text("1"))
 
 
 class SubmitResultRow(Base):

@@ -1,4 +1,5 @@
-"""Routing-table and degradation-policy versions written by the control plane's actions.
+"""Routing-table and degradation-policy versions written by the control plane's actions, and the
+weight of a receipt stored from a degradation sample.
 
 Revision ID: 0007
 Revises: 0006
@@ -34,6 +35,9 @@ def _utc(nullable: bool, name: str) -> sa.Column[Any]:
 
 
 def upgrade() -> None:
+    op.add_column(
+        "receipts", sa.Column("weight", sa.Double(), server_default=sa.text("1"), nullable=False)
+    )
     op.create_table(
         "routing_versions",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -50,7 +54,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
         _utc(False, "at"),
         sa.Column("level", sa.String(32), nullable=False),
-        sa.Column("sample_ratio", sa.Float(), nullable=False),
+        sa.Column("sample_ratio", sa.Double(), nullable=False),
         _utc(True, "until"),
         sa.Column("changed_by", sa.String(255), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
@@ -63,3 +67,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("degradation_versions")
     op.drop_table("routing_versions")
+    op.drop_column("receipts", "weight")
