@@ -1,0 +1,1 @@
+"""The control plane's own actions: supplier cut-over and status-report degradation, audited."""
