@@ -11,31 +11,16 @@ models) so this revision keeps creating the same schema when the models change l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_type
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc() -> sa.types.TypeEngine[Any]:
-    # Naive UTC; DATETIME(6) on MySQL keeps microseconds (plain DATETIME would drop them).
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _big_id() -> sa.types.TypeEngine[Any]:
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _id(name: str, nullable: bool = False) -> sa.Column[str]:
@@ -58,9 +43,9 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("segments", sa.Integer(), nullable=False),
         _id("idempotency_key", nullable=True),
-        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("created_at", utc_type(), nullable=False),
         _enum("last_status", nullable=True),
-        sa.Column("updated_at", _utc(), nullable=True),
+        sa.Column("updated_at", utc_type(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_messages"),
         sa.UniqueConstraint("tenant", "idempotency_key", name="uq_messages_tenant_idempotency_key"),
         **MYSQL_TABLE_ARGS,
@@ -69,7 +54,7 @@ def upgrade() -> None:
 
     op.create_table(
         "receipts",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         _id("message_id"),
         _id("supplier"),
         _id("carrier"),
@@ -77,9 +62,9 @@ def upgrade() -> None:
         _enum("status"),
         sa.Column("raw_status", sa.String(255), nullable=True),
         sa.Column("error_code", sa.String(128), nullable=True),
-        sa.Column("submitted_at", _utc(), nullable=False),
-        sa.Column("reported_at", _utc(), nullable=False),
-        sa.Column("received_at", _utc(), nullable=True),
+        sa.Column("submitted_at", utc_type(), nullable=False),
+        sa.Column("reported_at", utc_type(), nullable=False),
+        sa.Column("received_at", utc_type(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_receipts"),
         sa.UniqueConstraint("message_id", "status", name="uq_receipts_message_id_status"),
         **MYSQL_TABLE_ARGS,
@@ -88,7 +73,7 @@ def upgrade() -> None:
 
     op.create_table(
         "submit_results",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         _id("message_id"),
         _id("supplier"),
         _id("carrier"),
@@ -96,7 +81,7 @@ def upgrade() -> None:
         sa.Column("accepted", sa.Boolean(), nullable=False),
         sa.Column("error_code", sa.String(128), nullable=True),
         sa.Column("latency_ms", sa.Double(), nullable=False),
-        sa.Column("at", _utc(), nullable=False),
+        sa.Column("at", utc_type(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_submit_results"),
         sa.UniqueConstraint(
             "message_id", "supplier", "at", name="uq_submit_results_message_id_supplier_at"
@@ -107,12 +92,12 @@ def upgrade() -> None:
 
     op.create_table(
         "supplier_logs",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         _id("supplier"),
         _enum("level"),
         sa.Column("code", sa.String(128), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("at", _utc(), nullable=False),
+        sa.Column("at", utc_type(), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("dedup_key", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_supplier_logs"),
@@ -123,14 +108,14 @@ def upgrade() -> None:
 
     op.create_table(
         "probe_results",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         _id("probe"),
         _id("target"),
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("latency_ms", sa.Double(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
-        sa.Column("at", _utc(), nullable=False),
+        sa.Column("at", utc_type(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_probe_results"),
         sa.UniqueConstraint("probe", "target", "at", name="uq_probe_results_probe_target_at"),
         **MYSQL_TABLE_ARGS,

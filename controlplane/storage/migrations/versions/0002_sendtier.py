@@ -11,30 +11,16 @@ creating the same schema when the models change later.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_type
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc() -> sa.types.TypeEngine[Any]:
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _big_id() -> sa.types.TypeEngine[Any]:
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -55,15 +41,15 @@ def upgrade() -> None:
 
     op.create_table(
         "orphan_receipts",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         sa.Column("supplier", sa.String(128), nullable=False),
         sa.Column("supplier_message_id", sa.String(128), nullable=False),
         sa.Column("message_id", sa.String(128), nullable=True),
         sa.Column("status", sa.String(16), nullable=True),
         sa.Column("raw_status", sa.String(255), nullable=False),
         sa.Column("error_code", sa.String(128), nullable=True),
-        sa.Column("reported_at", _utc(), nullable=True),
-        sa.Column("received_at", _utc(), nullable=False),
+        sa.Column("reported_at", utc_type(), nullable=True),
+        sa.Column("received_at", utc_type(), nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("dedup_key", sa.String(64), nullable=False),

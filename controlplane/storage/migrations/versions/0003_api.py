@@ -10,51 +10,38 @@ Written by hand to match api_models.py, with the types spelled out (see 0001).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_type
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc() -> sa.types.TypeEngine[Any]:
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _big_id() -> sa.types.TypeEngine[Any]:
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
     op.create_table(
         "opt_outs",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         sa.Column("tenant", sa.String(128), nullable=False),
         sa.Column("phone", sa.String(32), nullable=False),
         sa.Column("reason", sa.String(255), nullable=False),
-        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("created_at", utc_type(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_opt_outs"),
         sa.UniqueConstraint("tenant", "phone", name="uq_opt_outs_tenant_phone"),
         **MYSQL_TABLE_ARGS,
     )
     op.create_table(
         "idempotency_keys",
-        sa.Column("id", _big_id(), autoincrement=True, nullable=False),
+        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
         sa.Column("tenant", sa.String(128), nullable=False),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("created_at", utc_type(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column(
             "response",

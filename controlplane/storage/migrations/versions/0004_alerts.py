@@ -4,33 +4,23 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25
 
-Written by hand to match alert_models.py, with the types spelled out (see 0001).
+Written by hand to match alert_models.py, with the types spelled out
+(see 0001; the shared ones are in migration_types.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc(nullable: bool, name: str) -> sa.Column[Any]:
-    kind = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    return sa.Column(name, kind, nullable=nullable)
 
 
 def upgrade() -> None:
@@ -42,11 +32,11 @@ def upgrade() -> None:
         sa.Column("annotations", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("value", sa.Double(), nullable=True),
-        _utc(False, "active_since"),
-        _utc(True, "started_at"),
-        _utc(True, "resolved_at"),
-        _utc(True, "keep_firing_since"),
-        _utc(True, "last_evaluated_at"),
+        utc_column("active_since", nullable=False),
+        utc_column("started_at", nullable=True),
+        utc_column("resolved_at", nullable=True),
+        utc_column("keep_firing_since", nullable=True),
+        utc_column("last_evaluated_at", nullable=True),
         sa.PrimaryKeyConstraint("fingerprint", name="pk_alerts"),
         **MYSQL_TABLE_ARGS,
     )
@@ -61,7 +51,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("fingerprint", sa.String(16), nullable=False),
-        _utc(False, "at"),
+        utc_column("at", nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("from_state", sa.String(16), nullable=True),
         sa.Column("to_state", sa.String(16), nullable=True),

@@ -4,33 +4,23 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-25
 
-Written by hand to match alerting_models.py, with the types spelled out (see 0001).
+Written by hand to match alerting_models.py, with the types spelled out
+(see 0001; the shared ones are in migration_types.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc(nullable: bool, name: str) -> sa.Column[Any]:
-    kind = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    return sa.Column(name, kind, nullable=nullable)
 
 
 def upgrade() -> None:
@@ -38,12 +28,12 @@ def upgrade() -> None:
         "silences",
         sa.Column("id", sa.String(36), nullable=False),
         sa.Column("matchers", sa.JSON(), nullable=False),
-        _utc(False, "starts_at"),
-        _utc(False, "ends_at"),
+        utc_column("starts_at", nullable=False),
+        utc_column("ends_at", nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
-        _utc(False, "created_at"),
-        _utc(False, "updated_at"),
+        utc_column("created_at", nullable=False),
+        utc_column("updated_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_silences"),
         **MYSQL_TABLE_ARGS,
     )
@@ -64,11 +54,11 @@ def upgrade() -> None:
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("firing", sa.JSON(), nullable=False),
         sa.Column("resolved", sa.JSON(), nullable=False),
-        _utc(False, "claimed_at"),
+        utc_column("claimed_at", nullable=False),
         sa.Column("claimed_by", sa.String(255), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("channel", sa.String(32), nullable=True),
-        _utc(True, "finished_at"),
+        utc_column("finished_at", nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_notification_log"),
         sa.UniqueConstraint("claim_key", name="uq_notification_log_claim_key"),

@@ -4,7 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26
 
-Written by hand to match escalation_models.py, with the types spelled out (see 0001).
+Written by hand to match escalation_models.py, with the types spelled out
+(see 0001; the shared ones are in migration_types.py).
 """
 
 from __future__ import annotations
@@ -14,28 +15,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_column
 
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc(nullable: bool, name: str) -> sa.Column[Any]:
-    kind = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    return sa.Column(name, kind, nullable=nullable)
-
 
 def _id(name: str, autoincrement: bool) -> sa.Column[Any]:
-    kind = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    return sa.Column(name, kind, autoincrement=autoincrement, nullable=False)
+    return sa.Column(name, big_id_type(), autoincrement=autoincrement, nullable=False)
 
 
 def upgrade() -> None:
@@ -45,11 +35,11 @@ def upgrade() -> None:
         sa.Column("group_hash", sa.String(64), nullable=False),
         sa.Column("group_key", sa.Text(), nullable=False),
         sa.Column("chain", sa.String(255), nullable=False),
-        _utc(False, "started_at"),
-        _utc(True, "acked_at"),
+        utc_column("started_at", nullable=False),
+        utc_column("acked_at", nullable=True),
         sa.Column("acked_by", sa.String(255), nullable=True),
         sa.Column("acked_via", sa.String(16), nullable=True),
-        _utc(True, "resolved_at"),
+        utc_column("resolved_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_escalations"),
         sa.UniqueConstraint(
             "group_hash", "started_at", name="uq_escalations_group_hash_started_at"
@@ -69,7 +59,7 @@ def upgrade() -> None:
         "escalation_steps",
         _id("escalation_id", autoincrement=False),
         sa.Column("step", sa.Integer(), autoincrement=False, nullable=False),
-        _utc(False, "claimed_at"),
+        utc_column("claimed_at", nullable=False),
         sa.PrimaryKeyConstraint("escalation_id", "step", name="pk_escalation_steps"),
         **MYSQL_TABLE_ARGS,
     )
@@ -77,7 +67,7 @@ def upgrade() -> None:
         "voice_calls",
         sa.Column("call_id", sa.String(128), nullable=False),
         sa.Column("group_key", sa.Text(), nullable=False),
-        _utc(False, "placed_at"),
+        utc_column("placed_at", nullable=False),
         sa.PrimaryKeyConstraint("call_id", name="pk_voice_calls"),
         **MYSQL_TABLE_ARGS,
     )

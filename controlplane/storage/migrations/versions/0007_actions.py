@@ -5,33 +5,23 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-25
 
-Written by hand to match action_models.py, with the types spelled out (see 0001).
+Written by hand to match action_models.py, with the types spelled out
+(see 0001; the shared ones are in migration_types.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL_TABLE_ARGS: dict[str, Any] = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
-}
-
-
-def _utc(nullable: bool, name: str) -> sa.Column[Any]:
-    kind = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    return sa.Column(name, kind, nullable=nullable)
 
 
 def upgrade() -> None:
@@ -41,7 +31,7 @@ def upgrade() -> None:
     op.create_table(
         "routing_versions",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
-        _utc(False, "at"),
+        utc_column("at", nullable=False),
         sa.Column("changed_by", sa.String(255), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
@@ -52,10 +42,10 @@ def upgrade() -> None:
     op.create_table(
         "degradation_versions",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
-        _utc(False, "at"),
+        utc_column("at", nullable=False),
         sa.Column("level", sa.String(32), nullable=False),
         sa.Column("sample_ratio", sa.Double(), nullable=False),
-        _utc(True, "until"),
+        utc_column("until", nullable=True),
         sa.Column("changed_by", sa.String(255), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("evidence", sa.Text(), nullable=False),
