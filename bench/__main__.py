@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from bench import bench_ingest_http, bench_persist, bench_sendtier, bench_windows
+from bench import (
+    bench_cutover,
+    bench_ingest_http,
+    bench_persist,
+    bench_sendtier,
+    bench_windows,
+)
 from bench.table import Row, render
 
 
@@ -16,6 +22,7 @@ def main() -> None:
         ("batched persistence", bench_persist.table_rows),
         ("windows and rule evaluation", bench_windows.table_rows),
         ("send tier end to end", bench_sendtier.table_rows),
+        ("cut-over detection and the usual stack", bench_cutover.table_rows),
     ]:
         print(f"bench: measuring {name} …", flush=True)
         rows.extend(measure())

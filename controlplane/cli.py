@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_send_test(alerting_commands)
     add_alerting_commands(commands)
+    from controlplane.actions.route_cli import add_route_commands
+
+    add_route_commands(commands)
+    from controlplane.actions.degrade_commands import add_degrade_commands
+
+    add_degrade_commands(commands)
 
     from sendtier.cli import add_sendtier_commands
 

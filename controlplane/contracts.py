@@ -7,6 +7,7 @@ Validation is msgspec's: strict types, no unknown coercions, and errors that nam
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -125,6 +126,24 @@ class RoutingTable(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     routes: list[Route]
     changed_by: str = ""
     reason: str = ""
+
+
+def active_routes(
+    configured: Iterable[tuple[str, MessageClass, Mapping[str, float]]],
+) -> list[Route]:
+    """Routes of (carrier, message class, supplier → weight) with every supplier active: the
+    default routes a send tier starts with, and the control plane's version 1."""
+    return [
+        Route(
+            carrier=carrier,
+            message_class=message_class,
+            suppliers=[
+                RouteEntry(supplier=name, state="active", weight=weight)
+                for name, weight in weights.items()
+            ],
+        )
+        for carrier, message_class, weights in configured
+    ]
 
 
 class DegradationPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -7,6 +7,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from controlplane.actions.cutover_metrics import CutoverCollector
+from controlplane.actions.cutover_service import CutoverService
+from controlplane.actions.degradation import DegradationService, build_degradation
 from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.auth import TokenSetup, build_tokens
 from controlplane.bus import Bus, make_bus
@@ -15,7 +18,7 @@ from controlplane.contracts import EVENT_KINDS
 from controlplane.engine.promql import RuleEvaluationMetrics
 from controlplane.engine.runtime.engine import RuleEngine
 from controlplane.engine.runtime.recorded import RecordedSeriesCollector
-from controlplane.engine.runtime.sink import AlertSink, LoggingAlertSink
+from controlplane.engine.runtime.sink import ActingAlertSink, AlertSink, LoggingAlertSink
 from controlplane.engine.runtime.window_metrics import WindowStatsCollector
 from controlplane.ingest.persister import EventPersister, PersistTarget
 from controlplane.ingest.publisher import EventPublisher
@@ -76,17 +79,36 @@ class ControlPlane:
         self.alerts = AlertRepository(self.database)
         # A broken alerting.yaml raises ConfigError here, so start-up stops with file:line.
         self.alerting: Alerting | None = (
-            build_alerting(settings.alerting, self.database, clock) if sink is None else None
+            build_alerting(settings.alerting, self.database, clock, bus=self.bus)
+            if sink is None
+            else None
         )
         self._tick_alerting = tick_alerting
         if self.alerting is not None:
             sink = self.alerting.stage
+        # Rule actions (cut-over, degradation) run once their notices have reached alerting.
+        self.actions_sink = ActingAlertSink(sink or LoggingAlertSink())
+        self.cutover = CutoverService(
+            settings.cutover, self.database, self.bus, self.actions_sink.downstream, clock
+        )
+        self.actions_sink.register("cutover", self.cutover)
+        self.metrics.registry.register(CutoverCollector(self.cutover, clock))
+        self.degradation: DegradationService = build_degradation(
+            settings.degradation,
+            settings.prometheus,
+            bus=self.bus,
+            database=self.database,
+            sink=self.actions_sink.downstream,
+            registry=self.metrics.registry,
+            clock=clock,
+        )
+        self.actions_sink.register("degrade", self.degradation)
         self.rules = RuleEngine(
             settings.rules,
             settings.prometheus,
             self.bus,
             self.alerts,
-            sink or LoggingAlertSink(),
+            self.actions_sink,
             RuleEvaluationMetrics(self.metrics.registry),
             clock,
         )
@@ -112,6 +134,8 @@ class ControlPlane:
             await self.bus.start()
         if self.settings.ingest.persist_enabled:
             await self.persister.start()
+        await self.cutover.start()
+        await self.degradation.start()
         await self.rules.start()
         if self.alerting is not None:
             await self.alerting.start(tick=self._tick_alerting)
@@ -121,6 +145,8 @@ class ControlPlane:
         """Drain the bus to storage, then close the bus and the database."""
         log.info("stopping: draining the bus to storage")
         await self.rules.stop()
+        await self.cutover.stop()
+        await self.degradation.stop()
         if self.alerting is not None:
             await self.alerting.stop()
         await self.persister.drain()

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from controlplane.actions.cutover_settings import CutoverSettings
 from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml
 
 ENV_PREFIX = "SMSCTL_"
@@ -86,6 +98,8 @@ class AlertingSettings(_Strict):
     voice_access_key_secret: SecretStr = SecretStr("")
     sms_api_url: str = "http://127.0.0.1:8081"
     sms_token: SecretStr = SecretStr("")
+    # The send tier's settings file: its supplier accounts carry alert SMS while its API is down.
+    sms_direct_config: str | None = None
 
 
 class TokenSettings(_Strict):
@@ -105,6 +119,97 @@ class AuthSettings(_Strict):
     tokens: list[TokenSettings] = []
 
 
+# The levels that degrade, in order; `normal` is below them all.
+DegradedLevel = Literal["sample", "shed_marketing", "shed_notification"]
+DEGRADED_LEVELS: tuple[DegradedLevel, ...] = get_args(DegradedLevel)
+
+
+class LevelThresholds(_Strict):
+    """Enter a level when the reading reaches `enter`; leave it once it is below `exit`."""
+
+    enter: float = Field(ge=0)
+    exit: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _exit_below_enter(self) -> Self:
+        if self.exit >= self.enter:
+            raise ValueError("exit must be below enter (the gap is the hysteresis)")
+        return self
+
+
+class DegradationTrigger(_Strict):
+    """One reading that degrades: thresholds per level, and optionally a PromQL query for it."""
+
+    levels: dict[DegradedLevel, LevelThresholds] = Field(min_length=1)
+    # Read this instant query (one series) instead of the control plane's own figure.
+    promql: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _rising_with_level(self) -> Self:
+        configured = [self.levels[level] for level in DEGRADED_LEVELS if level in self.levels]
+        for lower, higher in pairwise(configured):
+            if higher.enter <= lower.enter or higher.exit <= lower.exit:
+                raise ValueError("a higher level needs higher enter and exit thresholds")
+        return self
+
+
+class BusLagTrigger(DegradationTrigger):
+    """Messages waiting for a consumer: by default the send tier's receipt storage."""
+
+    subject: str = "sms.receipts"
+    durable: str = "sendtier-persist-receipts"
+
+
+class DegradationTriggers(_Strict):
+    ingest_rate: DegradationTrigger | None = None  # receipts per second on sms.receipts
+    bus_lag: BusLagTrigger | None = None  # messages not yet acknowledged
+    persist_latency: DegradationTrigger | None = None  # seconds per stored batch
+
+
+class DegradationSchedule(_Strict):
+    """A known peak: degrade to `level` for `duration_s` from each time `cron` names."""
+
+    name: str = Field(min_length=1, max_length=128)
+    cron: str  # five crontab fields: minute hour day month weekday
+    timezone: str = "UTC"
+    duration_s: float = Field(gt=0)
+    level: DegradedLevel
+    sample_ratio: float | None = Field(None, gt=0, le=1)
+    reason: str = ""
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, cron: str) -> str:
+        try:
+            CronTrigger.from_crontab(cron, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a crontab expression: {exc}") from None
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
+
+
+class DegradationSettings(_Strict):
+    """Status-report degradation: triggers with hysteresis, schedules, and the sample taken."""
+
+    enabled: bool = True
+    evaluate_interval_s: float = Field(5.0, gt=0)
+    # An automatic level is held this long before stepping up further, or down.
+    min_dwell_up_s: float = Field(30.0, ge=0)
+    min_dwell_down_s: float = Field(300.0, ge=0)
+    # Share of marketing receipts kept under `sample` (unless a schedule or operator says).
+    sample_ratio: float = Field(0.1, gt=0, le=1)
+    triggers: DegradationTriggers = DegradationTriggers()
+    schedules: list[DegradationSchedule] = []
+
+
 class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -114,6 +219,8 @@ class Settings(_Strict):
     prometheus: PrometheusSettings = PrometheusSettings()
     rules: RulesSettings = RulesSettings()
     alerting: AlertingSettings = AlertingSettings()
+    degradation: DegradationSettings = DegradationSettings()
+    cutover: CutoverSettings = CutoverSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

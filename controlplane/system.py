@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
+from controlplane.actions.cutover_settings import owning_routes
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
@@ -32,8 +33,12 @@ async def run_whole_system(
     """Serve everything until SIGINT/SIGTERM, then stop front doors first and drain the rest."""
     platform = demo_platform(DemoPorts(), settings.database, settings.bus)
     # The send tier's persistence stores events; the control plane only watches them here.
+    # It owns the routing table, starting from the send tier's default routes.
     watching = settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"persist_enabled": False})}
+        update={
+            "ingest": settings.ingest.model_copy(update={"persist_enabled": False}),
+            "cutover": owning_routes(settings.cutover, platform.settings.dispatch.default_routes),
+        }
     )
     bus = make_sendtier_bus(platform.settings)
     await bus.start()

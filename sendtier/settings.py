@@ -135,6 +135,10 @@ class ReceiptGatewaySettings(_Strict):
     retry_buffer_max: int = Field(50_000, ge=1)
     # The gateway's durable on sms.submitted; give each replica its own (each needs every submit).
     index_durable: str = Field("sendtier-receipts-index", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # Its durable on cp.degradation; give each replica its own (each needs the policy).
+    degradation_durable: str = Field(
+        "sendtier-receipts-degradation", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
 
 
 class PersistSettings(_Strict):

@@ -38,6 +38,8 @@ from notifiers import VoiceConfig as VoiceEndpoint
 from notifiers import WebhookConfig as WebhookEndpoint
 from notifiers import WeComAppConfig as WeComAppEndpoint
 from notifiers import WeComRobotConfig as WeComRobotEndpoint
+from notifiers.sms import SupplierRanking
+from notifiers.sms_direct import DirectSms
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class ChannelServices:
     sms_api_url: str = "http://127.0.0.1:8081"
     sms_token: str = ""
     console_url: str = ""
+    # Alert SMS pick their supplier from this (the routing table and recent submits) ...
+    sms_ranking: SupplierRanking | None = None
+    # ... and go supplier-direct through these adapters when the send tier is down.
+    sms_direct: DirectSms | None = None
 
 
 def _split(url: str, query_key: str) -> tuple[str, str]:
@@ -83,6 +89,9 @@ def build_notifier(
         )
         return WeComAppNotifier(app, clock=clock, client=client), f"wecom_app:{config.agent_id}"
     if isinstance(config, VoiceConfig):
+        # One voice provider per site (`voice_api_url`). It is not an SMS supplier and has no
+        # entry in the routing table, so there is no health to rank it by; a call it cannot
+        # place fails over to the receiver's next channel (e.g. a second provider's config).
         voice = VoiceEndpoint(
             services.voice_access_key_id,
             services.voice_access_key_secret,
@@ -92,7 +101,10 @@ def build_notifier(
         return VoiceNotifier(voice, clock=clock, client=client), "voice"
     if isinstance(config, SmsConfig):
         sms = SmsEndpoint(services.sms_api_url, services.sms_token)
-        return SmsNotifier(sms, client=client), "sms"
+        notifier = SmsNotifier(
+            sms, client=client, ranking=services.sms_ranking, direct=services.sms_direct
+        )
+        return notifier, "sms"
     assert isinstance(config, WebhookConfig)
     hook = WebhookEndpoint(config.url, config.max_alerts, services.console_url)
     return WebhookNotifier(hook, client=client), f"webhook:{config.url}"

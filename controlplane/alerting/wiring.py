@@ -21,18 +21,25 @@ from controlplane.alerting.escalation import (
     EscalationStore,
     EscalationTracker,
 )
-from controlplane.alerting.oncall import OnCall, is_oncall_target, load_oncall
+from controlplane.alerting.oncall import OnCall, is_oncall_target
 from controlplane.alerting.pipeline import AlertingStage, Escalator, SilenceRepository
 from controlplane.alerting.pipeline.delivery import Sleep
+from controlplane.alerting.sms_direct_setup import load_direct_sms
+from controlplane.alerting.supplier_feed import SupplierHealthFeed
+from controlplane.alerting.supplier_health import SupplierHealth
+from controlplane.bus import Bus
 from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from controlplane.storage import AlertRepository, Database
-from controlplane.yamlsource import load_yaml
+from notifiers.sms import ALERT_TEMPLATE
+from notifiers.sms_direct import DirectSms
 from notifiers.transport import new_client
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# The shortest pause between ticks: a group due right away still lets requests be served.
+MIN_PAUSE_S = 0.005
 
 
 @dataclass
@@ -46,10 +53,15 @@ class Alerting:
     ack_links: AckLinks
     client: httpx.AsyncClient
     clock: Clock
+    supplier_health: SupplierHealth
+    supplier_feed: SupplierHealthFeed | None = None
+    sms_direct: DirectSms | None = None
     _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self, *, tick: bool = True) -> None:
         """Restore firing alerts from storage, then tick every second (unless a test drives it)."""
+        if self.supplier_feed is not None:
+            await self.supplier_feed.start()
         restored = await asyncio.to_thread(self.stage.restore)
         log.info("alerting.started restored=%d receivers=%d", restored, len(self.config.receivers))
         if tick:
@@ -61,13 +73,22 @@ class Alerting:
                 await self.stage.tick()
             except Exception:  # one bad tick must not stop alerting for good
                 log.exception("alerting.tick_failed")
-            await asyncio.sleep(TICK_S)
+            # Wake when the next group is due (as Alertmanager's per-group timers do), so a
+            # group_wait of 1 s is not stretched to the next whole-second tick.
+            due_in = self.stage.seconds_until_due()
+            await asyncio.sleep(
+                max(MIN_PAUSE_S, min(TICK_S, due_in if due_in is not None else TICK_S))
+            )
 
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self.supplier_feed is not None:
+            await self.supplier_feed.stop()
+        if self.sms_direct is not None:
+            await self.sms_direct.aclose()
         await self.client.aclose()
 
 
@@ -97,16 +118,17 @@ def build_alerting(
     *,
     sleep: Sleep = asyncio.sleep,
     replica: str = "local",
+    bus: Bus | None = None,
 ) -> Alerting | None:
     """The alerting stage for `settings.config`; None when no config is set.
 
     The file is loaded strictly: a ConfigError (each problem as file:line: field) stops start-up.
+    With a `bus`, alert SMS follow the routing tables and submit outcomes published on it.
     """
     if settings.config is None:
         return None
     path = Path(settings.config)
     config = load_alerting_config(path)
-    oncall = load_oncall(load_yaml(path))
     for warning in config.warnings:
         log.warning("alerting.config_warning %s", warning)
     secret = (
@@ -115,14 +137,23 @@ def build_alerting(
         else secrets.token_bytes(32)  # links then stop working at restart: set ack_secret
     )
     links = AckLinks(secret, settings.public_url, clock, timedelta(seconds=settings.ack_link_ttl_s))
+    sms_token = settings.sms_token.get_secret_value()
+    health = SupplierHealth(clock)
+    direct = (
+        load_direct_sms(Path(settings.sms_direct_config), sms_token, ALERT_TEMPLATE, clock)
+        if settings.sms_direct_config is not None
+        else None
+    )
     services = ChannelServices(
         wecom_api_url=settings.wecom_api_url,
         voice_api_url=settings.voice_api_url,
         voice_access_key_id=settings.voice_access_key_id,
         voice_access_key_secret=settings.voice_access_key_secret.get_secret_value(),
         sms_api_url=settings.sms_api_url,
-        sms_token=settings.sms_token.get_secret_value(),
+        sms_token=sms_token,
         console_url=settings.public_url,
+        sms_ranking=health,
+        sms_direct=direct,
     )
     client = new_client()
     store = EscalationStore(database)
@@ -137,11 +168,25 @@ def build_alerting(
         is_muted=config.is_muted,
         escalator=escalator,
         ack_url=links.url,
-        recipients=_recipients(oncall, clock),
+        recipients=_recipients(config.oncall, clock),
         sleep=sleep,
         replica=replica,
         console_url=settings.public_url,
     )
+    feed = (
+        SupplierHealthFeed(bus, health, durable=f"alerting-health-{replica}")
+        if bus is not None
+        else None
+    )
     return Alerting(
-        config, stage, SilenceRepository(database), acknowledgements, links, client, clock
+        config,
+        stage,
+        SilenceRepository(database),
+        acknowledgements,
+        links,
+        client,
+        clock,
+        health,
+        feed,
+        direct,
     )

@@ -8,6 +8,10 @@ own signal: guard rate rules with `total >= N` and alert on missing traffic with
 (reported_at − submitted_at), submit and probe quantiles milliseconds. A code or level a map does
 not hold reads 0 when indexed with a literal (`error_share["E123"]`).
 
+Counts weigh each event (a sampled receipt counts as 1/sample_ratio receipts, sources.py), and
+read as the nearest whole number, so a rule's counts are ints whether or not receipts were
+sampled; rates and shares divide the exact weighted sums.
+
 Real-valued aggregates are kept as integer billionths (exact to 1e-9, far inside any threshold a
 rule states): the CEL binding converts a Python int about five times faster than a float, and
 rule programs read them as `double(n) / 1e9`, which is bit-for-bit the float Python shows.
@@ -19,29 +23,34 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from controlplane.engine.buckets import EMPTY_SUMS
+from controlplane.engine.buckets import EMPTY_SUMS, WindowSums
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.sketch import SketchMapping
-from controlplane.engine.sources import LOG_LEVELS
+from controlplane.engine.sources import LOG_LEVELS, WEIGHT_UNITS
 
 NANO: Final = 1_000_000_000
 
 
 class Reading:
     """What variables read for one label set in one window: its running sums and the seconds
-    since its last event. A window's reader moves one Reading from label set to label set."""
+    since its last event."""
 
     __slots__ = ("joined", "mapping", "no_data_for", "sums", "window_s")
 
     def __init__(
-        self, window_s: int, mapping: SketchMapping, joined: tuple[Reading, ...] = ()
+        self,
+        window_s: int,
+        mapping: SketchMapping,
+        sums: WindowSums = EMPTY_SUMS,
+        no_data_for: float = 0.0,
+        joined: tuple[Reading, ...] = (),
     ) -> None:
         self.window_s = window_s
         self.mapping = mapping
-        self.sums = EMPTY_SUMS
-        self.no_data_for = 0.0
+        self.sums = sums
+        self.no_data_for = no_data_for
         # The same label set in the same window of other sources (`receipts.total` in a
-        # submits rule), moved along with this one.
+        # submits rule).
         self.joined = joined
 
 
@@ -68,13 +77,17 @@ class Variable:
         return raw
 
 
-def _ratio(part: int, total: int) -> int:
+def _ratio(part: float, total: float) -> int:
     """part / total in billionths, rounded half up, in exact integer arithmetic."""
-    return (part * NANO + total // 2) // total
+    if type(part) is int and type(total) is int:
+        return (part * NANO + total // 2) // total
+    # Weighted counts are whole multiples of 1/WEIGHT_UNITS: scaled, they are exact ints.
+    scaled_total = round(total * WEIGHT_UNITS)
+    return (round(part * WEIGHT_UNITS) * NANO + scaled_total // 2) // scaled_total
 
 
 def _count(outcome: str) -> Variable:
-    return Variable("count", lambda reading: reading.sums.outcomes.get(outcome, 0))
+    return Variable("count", lambda reading: round(reading.sums.outcomes.get(outcome, 0)))
 
 
 def _rate(outcomes: tuple[str, ...], when_empty: int) -> Variable:
@@ -84,10 +97,12 @@ def _rate(outcomes: tuple[str, ...], when_empty: int) -> Variable:
         if not total:
             return when_empty
         counts = sums.outcomes
-        part = 0
+        part: float = 0
         for outcome in outcomes:
             part += counts.get(outcome, 0)
-        return (part * NANO + total // 2) // total  # _ratio, inlined: rates are read often
+        if type(part) is int and type(total) is int:  # _ratio, inlined: rates are read often
+            return (part * NANO + total // 2) // total
+        return _ratio(part, total)
 
     return Variable("real", rate)
 
@@ -108,29 +123,29 @@ def _error_share_of(code: str) -> Reader:
     def error_share(reading: Reading) -> int:
         sums = reading.sums
         number = sums.codes.get(code)
-        return (number * NANO + sums.total // 2) // sums.total if number else 0  # _ratio
+        return _ratio(number, sums.total) if number else 0
 
     return error_share
 
 
 def _count_of(attribute: str, key: str) -> Reader:
     if attribute == "outcomes":
-        return lambda reading: reading.sums.outcomes.get(key, 0)
-    return lambda reading: reading.sums.codes.get(key, 0)
+        return lambda reading: round(reading.sums.outcomes.get(key, 0))
+    return lambda reading: round(reading.sums.codes.get(key, 0))
 
 
 def _by_level(reading: Reading) -> dict[str, int]:
     outcomes = reading.sums.outcomes
-    return {level: outcomes.get(level, 0) for level in LOG_LEVELS}
+    return {level: round(outcomes.get(level, 0)) for level in LOG_LEVELS}
 
 
 def _error_count(reading: Reading) -> int:
     outcomes = reading.sums.outcomes
-    return outcomes.get("ERROR", 0) + outcomes.get("CRITICAL", 0)
+    return round(outcomes.get("ERROR", 0) + outcomes.get("CRITICAL", 0))
 
 
 _COMMON: Final[dict[str, Variable]] = {
-    "total": Variable("count", lambda reading: reading.sums.total),
+    "total": Variable("count", lambda reading: round(reading.sums.total)),
     "rate_per_s": Variable("real", lambda reading: _ratio(reading.sums.total, reading.window_s)),
     "no_data_for": Variable("real", lambda reading: round(reading.no_data_for * NANO)),
 }
@@ -169,7 +184,7 @@ VALUES: Final[dict[str, dict[str, Variable]]] = {
         "by_level": Variable("count_map", _by_level, lambda level: _count_of("outcomes", level)),
         "by_code": Variable(
             "count_map",
-            lambda reading: dict(reading.sums.codes),
+            lambda reading: {code: round(n) for code, n in reading.sums.codes.items()},
             lambda code: _count_of("codes", code),
         ),
         "error_count": Variable("count", _error_count),

@@ -6,6 +6,9 @@ sketch bins and the time of the last event. Buckets of the same second from seve
 merge by addition (`Bucket.merge`), which is what makes a window the same sum of buckets on one
 machine as on many. `WindowSums` is a window's running total: a bucket is added once when it
 enters and subtracted once when it leaves, so reading counts costs nothing per window second.
+
+Counts are ints while every event weighs 1; a sampled receipt (sources.py, weights) makes the
+counts it touches floats, exact ones (multiples of 1/WEIGHT_UNITS), so sums still cancel to 0.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from controlplane.engine.sketch import WindowSketch
 class Bucket(msgspec.Struct, forbid_unknown_fields=True):
     """What one label set accumulated in one second (or a replica's share of that second)."""
 
-    total: int = 0
-    outcomes: dict[str, int] = msgspec.field(default_factory=dict)
-    codes: dict[str, int] = msgspec.field(default_factory=dict)
-    bins: dict[int, int] = msgspec.field(default_factory=dict)
+    # Weighted counts: `int | float` so that unweighted ones stay ints across the bus.
+    total: int | float = 0
+    outcomes: dict[str, int | float] = msgspec.field(default_factory=dict)
+    codes: dict[str, int | float] = msgspec.field(default_factory=dict)
+    bins: dict[int, int | float] = msgspec.field(default_factory=dict)
     # Unix time of the newest event, by the ingesting replica's clock; merges by max.
     last_at: float = 0.0
 
@@ -42,9 +46,9 @@ class WindowSums:
     __slots__ = ("codes", "outcomes", "sketch", "total")
 
     def __init__(self) -> None:
-        self.total = 0
-        self.outcomes: dict[str, int] = {}
-        self.codes: dict[str, int] = {}
+        self.total: float = 0
+        self.outcomes: dict[str, float] = {}
+        self.codes: dict[str, float] = {}
         self.sketch = WindowSketch()
 
     def add(self, bucket: Bucket, sign: int = 1) -> None:
@@ -56,7 +60,7 @@ class WindowSums:
             self.sketch.add(bucket.bins, sign)
 
 
-def _add_counts(into: dict[str, int], counts: dict[str, int], sign: int) -> None:
+def _add_counts(into: dict[str, float], counts: dict[str, int | float], sign: int) -> None:
     """Add counts into a running map, dropping names that fall to zero (they left the window)."""
     for name, number in counts.items():
         remaining = into.get(name, 0) + sign * number

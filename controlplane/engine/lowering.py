@@ -48,6 +48,9 @@ class Lowering:
         self.variables = variables
         self.joined = joined or {}
         self.inputs: dict[str, Input] = {}
+        # The inputs whose readers give an int (counts, reals in billionths, map entries), as
+        # opposed to maps used whole: what prefilter.py can compare without CEL.
+        self.integers: set[str] = set()
         self._entries: dict[tuple[str, str], str] = {}  # (map, literal key) → input name
 
     def lower(self, source: str) -> str:
@@ -90,10 +93,12 @@ class Lowering:
                 if entry is None:
                     entry = self._entries[(name, key)] = f"__{name}_{len(self._entries)}"
                     self.inputs[entry] = variable.entry(key)
+                    self.integers.add(entry)
                 return index + 3, entry, variable.kind == "real_map"
             self.inputs[name] = variable.value  # used whole: the map itself, as Python shows it
             return index, name, False
         self.inputs[name] = variable.read
+        self.integers.add(name)
         return index, name, variable.kind == "real"
 
     def _joined_atom(self, tokens: list[Token], index: int, source: str) -> tuple[int, str, bool]:
@@ -118,6 +123,7 @@ class Lowering:
             self.inputs[name] = _joined(variable.value, position)
         else:
             self.inputs[name] = _joined(variable.read, position)
+            self.integers.add(name)
         last = index + 2 if _op(tokens, index + 1) == "." else index + 3
         return last, name, variable.kind == "real"
 

@@ -2,9 +2,11 @@
 
 A window's expressions (the `when` of every rule on that window) are lowered once, at load
 (lowering.py: the activation then holds integers only), and share one activation per label set.
-Most label sets fire no rule, so a program first runs all its expressions joined by `||`: when
-that is false, every expression is false and one CEL call answered them all. Otherwise each
-expression runs on its own, and one that fails (a type error, a division by zero) yields a
+Most label sets fire no rule. Where every expression is an integer condition (prefilter.py), a
+round first proves them false over the whole column of label sets, and CEL runs only on the label
+sets left. Otherwise a label set first runs all its expressions joined by `||`: when that is
+false, every expression is false and one CEL call answered them all. Otherwise each expression
+runs on its own, and one that fails (a type error, a division by zero) yields a
 CelEvaluationError in its place, leaving the others' results intact.
 
 Compile all the conditions of one window into one program: activations are per program and
@@ -23,6 +25,7 @@ from controlplane.engine.aggregates import VALUES, Reading, UnknownVariableError
 from controlplane.engine.cel_expr import CelEvaluationError, CelExpression
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.lowering import Lowering
+from controlplane.engine.prefilter import Columns, Prefilter
 from controlplane.engine.specs import WindowSpec
 
 
@@ -38,8 +41,10 @@ class WindowProgram:
         "_any",
         "_context",
         "_each",
+        "_integer_readers",
         "_label_positions",
         "_names",
+        "_prefilter",
         "_previous",
         "_readers",
         "expressions",
@@ -95,6 +100,8 @@ class WindowProgram:
             )
         except ValueError as exc:  # a rewrite bug, never the author's: the source compiled
             raise AssertionError(f"lowered CEL does not compile: {self.lowered}: {exc}") from exc
+        self._prefilter = Prefilter.compile(self.lowered, frozenset(lowering.integers))
+        self._integer_readers = {name: lowering.inputs[name] for name in lowering.integers}
         labels = [(name, index) for index, name in enumerate(spec.by) if name in read]
         self._readers = tuple(lowering.inputs.values())
         self._label_positions = tuple(index for _, index in labels)
@@ -103,8 +110,34 @@ class WindowProgram:
         # The values in _context, in _names order; a fresh object matches nothing.
         self._previous: list[Any] = [object()] * len(self._names)
 
-    def run(self, reading: Reading, labels: LabelSet) -> list[Any]:
-        """Every expression's result on one label set (a CelEvaluationError where one failed).
+    @property
+    def screened(self) -> bool:
+        """Whether label sets go through the column check (prefilter.py) before CEL."""
+        return self._prefilter is not None
+
+    def run_all(
+        self, readings: Sequence[Reading], label_sets: Sequence[LabelSet]
+    ) -> list[list[Any]]:
+        """Every expression's result on each label set (a CelEvaluationError where one failed),
+        in the order of `label_sets` (each read from the Reading at the same position)."""
+        if self._prefilter is None:
+            return [
+                self._run(reading, labels)
+                for reading, labels in zip(readings, label_sets, strict=True)
+            ]
+        # Per label set, per expression: whether it may hold (or fail), so CEL must decide.
+        columns = Columns(self._integer_readers, readings)
+        undecided = zip(*self._prefilter.undecided(columns), strict=True)
+        return [
+            self._run(reading, labels, which) if True in which else [False] * len(self._each)
+            for reading, labels, which in zip(readings, label_sets, undecided, strict=True)
+        ]
+
+    def _run(
+        self, reading: Reading, labels: LabelSet, which: Sequence[bool] | None = None
+    ) -> list[Any]:
+        """Every expression's result on one label set. `which`: the expressions CEL must run,
+        the others being proved false (by the prefilter); None for all.
 
         The activation is one Context per program, updated from label set to label set: a
         variable whose value is the same as for the previous label set (a count of 0, a
@@ -118,6 +151,10 @@ class WindowProgram:
             if value != old:
                 add(name, value)
         self._previous = values
+        if which is not None:
+            return [
+                self._run_one(index, context) if run else False for index, run in enumerate(which)
+            ]
         if self._any is not None:
             try:
                 if self._any.execute(context) is False:  # so no expression is true, nor fails

@@ -1,6 +1,7 @@
 """Latency sketches for windows: DDSketch's logarithmic bins, kept so windows add and subtract them.
 
-A bucket's latencies are a sparse map of DDSketch bin key → count (`dict[int, int]`), so buckets
+A bucket's latencies are a sparse map of DDSketch bin key → count (weighted: a sampled receipt
+counts 1/sample_ratio times, as DDSketch's weighted add does), so buckets
 from several replicas merge by adding counts. A window keeps the running sum of its buckets' bins
 in a dense list and subtracts a bucket's bins when the bucket leaves, so reading p50/p95/p99 never
 re-merges the window's buckets: the cost of a quantile is one pass over the window's occupied
@@ -11,8 +12,7 @@ range of bins, whatever the window length. The key mapping is ddsketch's `Logari
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from itertools import accumulate
+from collections.abc import Mapping
 from typing import Final
 
 from ddsketch.mapping import LogarithmicMapping
@@ -21,6 +21,8 @@ from ddsketch.mapping import LogarithmicMapping
 ZERO_KEY: Final = -(2**31)
 _BLOCK_BITS: Final = 4
 _BLOCK: Final = 1 << _BLOCK_BITS  # bins per block sum, see WindowSketch
+# The quantiles windows offer rules (p50, p95, p99), computed together.
+STANDARD_QUANTILES: Final = (0.5, 0.95, 0.99)
 # Below this a latency counts as zero. Indexing smaller values would only widen the dense range a
 # window walks for every quantile; in seconds this is one millisecond.
 MIN_INDEXED: Final = 1e-3
@@ -59,13 +61,10 @@ class WindowSketch:
     """The running sum of a window's bins: add a bucket's bins, subtract them when it leaves.
 
     Bins are dense from `offset`; `blocks` holds the sum of every _BLOCK bins, so a quantile
-    scans ~a dozen block sums and then one block, not every bin of the window."""
+    walks ~a dozen block sums and then one block, not every bin of the window."""
 
     __slots__ = (
         "_quantiles",
-        "_running",
-        "_running_block",
-        "_through_block",
         "blocks",
         "count",
         "counts",
@@ -75,23 +74,18 @@ class WindowSketch:
 
     def __init__(self) -> None:
         self.offset = 0  # the key of counts[0]
-        self.counts: list[int] = []
-        self.blocks: list[int] = []
-        self.zeros = 0
-        self.count = 0  # events in counts (zeros excluded)
-        # Until the next add: quantiles read so far, the running sums of `blocks`, and the
-        # running counts within the last block a quantile was found in.
+        self.counts: list[float] = []
+        self.blocks: list[float] = []
+        self.zeros: float = 0
+        self.count: float = 0  # events in counts (zeros excluded)
+        # Until the next add: quantiles read so far.
         self._quantiles: dict[float, float] | None = None
-        self._through_block: list[int] | None = None
-        self._running_block = -1
-        self._running: list[int] = []
 
-    def add(self, bins: dict[int, int], sign: int = 1) -> None:
+    def add(self, bins: Mapping[int, float], sign: int = 1) -> None:
         """Add (sign=1) or subtract (sign=-1) one bucket's bins."""
         if not bins:
             return
-        self._quantiles = self._through_block = None
-        self._running_block = -1
+        self._quantiles = None
         zeros = bins.get(ZERO_KEY, 0)
         if zeros:
             self.zeros += sign * zeros
@@ -132,30 +126,47 @@ class WindowSketch:
 
     def quantile(self, mapping: SketchMapping, quantile: float) -> float:
         """The value at `quantile` (0 for an empty sketch), by DDSketch's lower-rank rule: the
-        first bin whose cumulative count exceeds q·(n−1). Kept until the next add."""
+        first bin whose cumulative count exceeds q·(n−1). Kept until the next add.
+
+        The first read after an add computes the three quantiles rules offer (p50, p95, p99)
+        in one walk: every window reads two or three of them each round, and they lie on the
+        same path through the block sums, often in the same block."""
         known = self._quantiles
         if known is None:
-            known = self._quantiles = {}
-        elif (value := known.get(quantile)) is not None:
-            return value
-        total = self.count + self.zeros
-        rank = quantile * (total - 1) - self.zeros
-        if total == 0 or rank < 0:
-            value = 0.0
-        else:
-            # Find the block by the running block sums, then the bin by that block's running
-            # counts: two short C-level scans instead of one over every bin of the window.
-            through_block = self._through_block
-            if through_block is None:
-                through_block = self._through_block = list(accumulate(self.blocks))
-            block = bisect_right(through_block, rank)
-            below = through_block[block - 1] if block else 0
-            start = block << _BLOCK_BITS
-            if self._running_block == block:  # p95 and p99 often share a block
-                running = self._running
-            else:
-                running = self._running = list(accumulate(self.counts[start : start + _BLOCK]))
-                self._running_block = block
-            value = mapping.value(start + bisect_right(running, rank - below) + self.offset)
-        known[quantile] = value
+            known = self._quantiles = self._values_at(mapping, STANDARD_QUANTILES)
+        value = known.get(quantile)
+        if value is None:
+            value = known[quantile] = self._values_at(mapping, (quantile,))[quantile]
         return value
+
+    def _values_at(
+        self, mapping: SketchMapping, quantiles: tuple[float, ...]
+    ) -> dict[float, float]:
+        """The values at `quantiles` (ascending), in one walk: whole blocks while their sum
+        stays within the rank, then bin by bin, going on from the last quantile found."""
+        zeros = self.zeros
+        total = self.count + zeros
+        counts, blocks = self.counts, self.blocks
+        last_block = len(blocks) - 1
+        values: dict[float, float] = {}
+        block = 0
+        below: float = 0  # the events of the blocks before `block`
+        index = -1  # the bin of the last quantile found, and the events through it
+        through: float = 0
+        for quantile in quantiles:
+            rank = quantile * (total - 1) - zeros
+            if total == 0 or rank < 0:
+                values[quantile] = 0.0
+                continue
+            if through <= rank:  # not in the last quantile's bin: walk on
+                while block < last_block and below + blocks[block] <= rank:
+                    below += blocks[block]
+                    block += 1
+                if index < block << _BLOCK_BITS:
+                    index = block << _BLOCK_BITS
+                    through = below + counts[index]
+                while through <= rank:
+                    index += 1
+                    through += counts[index]
+            values[quantile] = mapping.value(index + self.offset)
+        return values

@@ -1,6 +1,7 @@
 """One stream of events (source, filter, by): a ring of per-second buckets shared by its windows.
 
-Events fold into the open slab: the buckets of the current second, one per label set. A slab
+Events fold into the open slab: the buckets of the current second, one per label set. An event
+counts as its fact's weight (sources.py): 1, or 1/sample_ratio for a sampled receipt. A slab
 closes when time moves on or a reader asks (later events of the same second open a second slab
 for that second); closing adds each of its buckets to the running sums of every window, once.
 When a second falls out of a window its buckets are subtracted from that window's sums. So an
@@ -70,7 +71,8 @@ class Stream:
         self.label_keys = label_keys
         self.keep = keep
         self.created_at = created_at
-        self.folded_events = 0  # events of label sets beyond the cap, folded into `other`
+        # Events (weighted) of label sets beyond the cap, folded into `other`.
+        self.folded_events: float = 0
         self.late_partials = 0  # partial buckets too old for the ring when they arrived
         self._label_cap = label_cap
         self._idle_ttl_s = idle_ttl_s
@@ -128,22 +130,22 @@ class Stream:
         lookup = slab.lookup
         key_of = self.label_keys.key_of
         keep = self.keep
-        for event, (outcome, code, bin_key) in zip(events, facts, strict=True):
+        for event, (outcome, code, bin_key, weight) in zip(events, facts, strict=True):
             if keep is not None and not keep(event):
                 continue
             key = key_of(event)
             bucket = lookup.get(key)
             if bucket is None:
                 bucket = self._bucket(slab, key)
-            bucket.total += 1
+            bucket.total += weight
             outcomes = bucket.outcomes
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            outcomes[outcome] = outcomes.get(outcome, 0) + weight
             if code is not None:
                 codes = bucket.codes
-                codes[code] = codes.get(code, 0) + 1
+                codes[code] = codes.get(code, 0) + weight
             if bin_key is not None:
                 bins = bucket.bins
-                bins[bin_key] = bins.get(bin_key, 0) + 1
+                bins[bin_key] = bins.get(bin_key, 0) + weight
             bucket.last_at = at
 
     def _start_slab(self, second: int) -> _Slab:

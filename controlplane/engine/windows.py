@@ -43,7 +43,7 @@ class StreamStats:
     filter: str | None
     by: tuple[str, ...]
     label_sets: int
-    folded_events: int  # events of label sets beyond the cap, folded into `other`
+    folded_events: float  # events (weighted) of label sets beyond the cap, folded into `other`
     late_partials: int  # partial buckets that arrived after their second left the ring
     filter_errors: int  # events the filter could not be evaluated on (left out)
 
@@ -179,29 +179,37 @@ class WindowStore:
         expression, a CelEvaluationError where one failed."""
         now_ts = (now or self._clock.now()).timestamp()
         joined = [self._joined_window(spec, now_ts) for spec in program.joined]
-        joined_readings = tuple(reading for *_, reading in joined)
-        results = {}
-        for key, labels, reading in self._readings(program.spec, now_ts, joined_readings):
+        window_s = program.spec.window_s
+        mapping = self._mapping
+        readings: list[Reading] = []
+        labelled: list[LabelSet] = []
+        for key, labels, sums, no_data_for in self._rows(program.spec, now_ts):
             if label_sets is not None and labels not in label_sets:
                 continue
-            for sums_by_key, last_seen, quiet_since, joined_reading in joined:
-                joined_reading.sums = sums_by_key.get(key, EMPTY_SUMS)
-                joined_reading.no_data_for = max(now_ts - last_seen.get(key, quiet_since), 0.0)
-            results[labels] = program.run(reading, labels)
-        return results
+            joined_readings = (
+                tuple(
+                    Reading(
+                        window_s,
+                        mapping,
+                        sums_by_key.get(key, EMPTY_SUMS),
+                        max(now_ts - last_seen.get(key, quiet_since), 0.0),
+                    )
+                    for sums_by_key, last_seen, quiet_since in joined
+                )
+                if joined
+                else ()
+            )
+            readings.append(Reading(window_s, mapping, sums, no_data_for, joined_readings))
+            labelled.append(labels)
+        return dict(zip(labelled, program.run_all(readings, labelled), strict=True))
 
     def _joined_window(
         self, spec: WindowSpec, now_ts: float
-    ) -> tuple[dict[Hashable, WindowSums], Mapping[Hashable, float], float, Reading]:
-        """A joined source's window: sums and last events by key (the same keys: same `by`)."""
+    ) -> tuple[dict[Hashable, WindowSums], Mapping[Hashable, float], float]:
+        """A joined source's window: sums and last events by key (the same keys: same `by`),
+        and since when a key never seen has been quiet."""
         stream = self._stream(spec)
-        sums_by_key = stream.window(spec.window_s, int(now_ts))
-        return (
-            sums_by_key,
-            stream.last_seen,
-            stream.created_at,
-            Reading(spec.window_s, self._mapping),
-        )
+        return stream.window(spec.window_s, int(now_ts)), stream.last_seen, stream.created_at
 
     def aggregates(
         self, spec: WindowSpec, now: datetime | None = None
@@ -210,16 +218,20 @@ class WindowStore:
         console, alert annotations and tests; rules go through `evaluate`)."""
         now_ts = (now or self._clock.now()).timestamp()
         return {
-            labels: Aggregates.read(spec.source, spec.by, labels, reading)
-            for _, labels, reading in self._readings(spec, now_ts)
+            labels: Aggregates.read(
+                spec.source,
+                spec.by,
+                labels,
+                Reading(spec.window_s, self._mapping, sums, no_data_for),
+            )
+            for _, labels, sums, no_data_for in self._rows(spec, now_ts)
         }
 
-    def _readings(
-        self, spec: WindowSpec, now_ts: float, joined: tuple[Reading, ...] = ()
-    ) -> Iterator[tuple[Hashable, LabelSet, Reading]]:
-        """Each live label set of a window (key, labels), with its running sums and time since
-        its last event, in one Reading moved from label set to label set: use it before taking
-        the next.
+    def _rows(
+        self, spec: WindowSpec, now_ts: float
+    ) -> Iterator[tuple[Hashable, LabelSet, WindowSums, float]]:
+        """Each live label set of a window: its key, labels, running sums and the seconds since
+        its last event.
 
         A label set that stopped sending stays (total 0, growing no_data_for) until it has been
         idle for `idle_ttl_s`; an ungrouped window always has its one label set `()`, so a rule
@@ -228,21 +240,14 @@ class WindowStore:
         sums_by_key = stream.window(spec.window_s, int(now_ts))
         labels_of = stream.label_keys.labels
         last_seen = stream.last_seen
-        reading = Reading(spec.window_s, self._mapping, joined)
         for key, last_at in last_seen.items():
-            reading.sums = sums_by_key.get(key, EMPTY_SUMS)
-            reading.no_data_for = max(now_ts - last_at, 0.0)
-            yield key, labels_of(key), reading
+            yield key, labels_of(key), sums_by_key.get(key, EMPTY_SUMS), max(now_ts - last_at, 0.0)
         if len(last_seen) < len(sums_by_key):  # sums of a label set already forgotten as idle
             for key, sums in sums_by_key.items():
                 if key not in last_seen:
-                    reading.sums = sums
-                    reading.no_data_for = 0.0
-                    yield key, labels_of(key), reading
+                    yield key, labels_of(key), sums, 0.0
         if not spec.by and () not in last_seen:
-            reading.sums = EMPTY_SUMS
-            reading.no_data_for = max(now_ts - stream.created_at, 0.0)
-            yield (), (), reading
+            yield (), (), EMPTY_SUMS, max(now_ts - stream.created_at, 0.0)
 
     def _stream(self, spec: WindowSpec) -> Stream:
         stream = self._streams.get(spec.stream)

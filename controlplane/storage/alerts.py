@@ -87,17 +87,26 @@ class AlertRepository:
 
     def record(self, fingerprint: str, at: datetime, kind: str, detail: Mapping[str, Any]) -> None:
         """Add a non-state event to an alert's history (a notification, an ack, a silence)."""
-        row = {
-            "fingerprint": fingerprint,
-            "at": at,
-            "kind": kind,
-            "from_state": None,
-            "to_state": None,
-            "value": None,
-            "detail": dict(detail),
-        }
+        self.record_many([(fingerprint, at, kind, detail)])
+
+    def record_many(self, events: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]) -> None:
+        """Add (fingerprint, at, kind, detail) events in one statement: a flush's notifications."""
+        if not events:
+            return
+        rows = [
+            {
+                "fingerprint": fingerprint,
+                "at": at,
+                "kind": kind,
+                "from_state": None,
+                "to_state": None,
+                "value": None,
+                "detail": dict(detail),
+            }
+            for fingerprint, at, kind, detail in events
+        ]
         with self._database.engine.begin() as connection:
-            connection.execute(HISTORY.insert(), [row])
+            connection.execute(HISTORY.insert(), rows)
 
     def history(self, fingerprint: str) -> list[AlertEvent]:
         statement = (

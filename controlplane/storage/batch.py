@@ -75,7 +75,7 @@ class BatchInsert:
         self._plain = all(processor is None for processor in processors)
 
         quote = dialect.identifier_preparer.quote
-        placeholder = _placeholder(dialect.paramstyle)
+        placeholder = driver_placeholder(dialect.paramstyle)
         column_list = ", ".join(quote(name) for name in columns)
         self._head = f"INSERT INTO {quote(table.name)} ({column_list}) VALUES "
         self._row_sql = "(" + ", ".join([placeholder] * len(columns)) + ")"
@@ -172,7 +172,8 @@ def _chain(first: BindProcessor | None, second: BindProcessor | None) -> BindPro
     return lambda value: second(first(value))
 
 
-def _placeholder(paramstyle: str) -> str:
+def driver_placeholder(paramstyle: str) -> str:
+    """The positional placeholder of a DB-API paramstyle, for SQL sent with exec_driver_sql."""
     if paramstyle == "qmark":
         return "?"
     if paramstyle in ("format", "pyformat"):

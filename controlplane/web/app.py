@@ -13,7 +13,14 @@ from fastapi import FastAPI
 from controlplane.alerting.escalation import api as ack_api
 from controlplane.alerting.pipeline import silences_api
 from controlplane.service import ControlPlane
-from controlplane.web import ingest, ops, rules_api
+from controlplane.web import (
+    alerts_post_api,
+    degradation_api,
+    ingest,
+    ops,
+    routing_api,
+    rules_api,
+)
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 
@@ -48,6 +55,8 @@ def create_app(service: ControlPlane) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(rules_api.router)
+    app.include_router(routing_api.router)
+    app.include_router(degradation_api.router)
     if service.alerting is not None:
         app.state.clock = service.clock
         app.state.silences = service.alerting.silences
@@ -55,5 +64,6 @@ def create_app(service: ControlPlane) -> FastAPI:
         app.state.ack_links = service.alerting.ack_links
         app.include_router(silences_api.router)
         app.include_router(ack_api.router)
+        app.include_router(alerts_post_api.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

@@ -18,7 +18,7 @@ from controlplane.web.security import require_scope
 router = APIRouter()
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body too large", limit_bytes=limit)
@@ -45,7 +45,7 @@ async def ingest_events(
     metrics = service.metrics
     limits = service.settings.ingest
     try:
-        body = await _read_limited(request, limits.max_body_bytes)
+        body = await read_limited(request, limits.max_body_bytes)
     except ApiError:
         metrics.events_rejected.labels(kind, "too_large").inc()
         raise

@@ -14,23 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from urllib.parse import quote
 
 from controlplane.clock import Clock
 from controlplane.contracts import OutboundMessage, SubmitResult, SupplierLog
+from sendtier.dispatch.calls import Answered, Sleep, SupplierCaller, error_class
 from sendtier.dispatch.limits import SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook
 from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest, SupplierAdapter
+from sendtier.suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
 
 logger = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 # When every remaining candidate is backed off, wait this long at most (once per message) for
 # the first to come back, rather than leave the message for a redelivery a whole ack_wait later.
@@ -68,6 +66,10 @@ class MessageSender:
         self._route_book = route_book
         self._gates = gates
         self._adapters = adapters
+        self._callers = {
+            name: SupplierCaller(name, adapter, gates, metrics, clock, sleep)
+            for name, adapter in adapters.items()
+        }
         self._suppliers = suppliers
         self._publisher = publisher
         self._metrics = metrics
@@ -129,17 +131,19 @@ class MessageSender:
                 await self._sleep(max(wait, 0.0))
                 continue
             attempt += 1
-            outcome = await self._submit(supplier, message)
-            error_class = _error_class(outcome)
-            published.append(self._publish_result(message, supplier, attempt, outcome, error_class))
-            self._learn(supplier, message, outcome, error_class, published)
-            if error_class is None or error_class in _FINAL:
+            answered = await self._submit(supplier, message)
+            outcome_class = error_class(answered.outcome)
+            published.append(
+                self._publish_result(message, supplier, attempt, answered, outcome_class)
+            )
+            self._learn(supplier, message, answered, outcome_class, published)
+            if outcome_class is None or outcome_class in _FINAL:
                 return Disposition.DONE
-            if error_class is SubmitErrorClass.DEFERRED:
+            if outcome_class is SubmitErrorClass.DEFERRED:
                 return Disposition.LATER
-            if error_class is SubmitErrorClass.TIMEOUT and message.message_class != "otp":
+            if outcome_class is SubmitErrorClass.TIMEOUT and message.message_class != "otp":
                 return Disposition.DONE
-            if error_class not in _NOT_TAKEN:
+            if outcome_class not in _NOT_TAKEN:
                 used.add(supplier)
         return Disposition.LATER
 
@@ -163,7 +167,11 @@ class MessageSender:
             self._metrics.skips.labels(name, unavailable.reason).inc()
         return None
 
-    async def _submit(self, supplier: str, message: OutboundMessage) -> SubmitOutcome:
+    async def close(self) -> None:
+        """Cancel supplier calls still open (after the messages waiting on them were)."""
+        await asyncio.gather(*(caller.close() for caller in self._callers.values()))
+
+    async def _submit(self, supplier: str, message: OutboundMessage) -> Answered:
         settings = self._suppliers[supplier]
         request = SubmitRequest(
             message_id=message.message_id,
@@ -179,37 +187,22 @@ class MessageSender:
                 f"?mid={quote(message.message_id, safe='')}"
             ),
         )
-        limits = self._gates[supplier]
-        async with limits.slots:
-            wait = limits.bucket.reserve(self._now())
-            if wait > 0:
-                await self._sleep(wait)
-            started = time.perf_counter()
-            try:
-                return await self._adapters[supplier].submit(request)
-            except Exception as exc:
-                # The protocol says adapters never raise; one that does is treated like a 5xx.
-                logger.exception(
-                    "event=adapter_raised supplier=%s message_id=%s", supplier, message.message_id
-                )
-                return SubmitOutcome(
-                    accepted=False,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    error_code="ADAPTER_ERROR",
-                    error_class=SubmitErrorClass.RETRIABLE,
-                    error_message=repr(exc),
-                )
+        return await self._callers[supplier].submit(request)
 
     def _publish_result(
         self,
         message: OutboundMessage,
         supplier: str,
         attempt: int,
-        outcome: SubmitOutcome,
-        error_class: SubmitErrorClass | None,
+        answered: Answered,
+        outcome_class: SubmitErrorClass | None,
     ) -> asyncio.Future[None]:
+        outcome = answered.outcome
         self._metrics.observe_submit(
-            supplier, message.carrier, str(error_class or "accepted"), outcome.latency_ms
+            supplier,
+            message.carrier,
+            str(outcome_class or "accepted"),
+            outcome.latency_ms,
         )
         result = SubmitResult(
             message_id=message.message_id,
@@ -222,7 +215,7 @@ class MessageSender:
             error_code=outcome.error_code,
             supplier_message_id=outcome.supplier_message_id,
             attempt=attempt,
-            error_class=None if error_class is None else str(error_class),
+            error_class=None if outcome_class is None else str(outcome_class),
         )
         return self._publisher.submit_result(result)
 
@@ -230,12 +223,13 @@ class MessageSender:
         self,
         supplier: str,
         message: OutboundMessage,
-        outcome: SubmitOutcome,
-        error_class: SubmitErrorClass | None,
+        answered: Answered,
+        outcome_class: SubmitErrorClass | None,
         published: list[asyncio.Future[None]],
     ) -> None:
-        skipped_s = self._gates.record(supplier, error_class, self._now(), outcome.retry_after_s)
-        if error_class is SubmitErrorClass.THROTTLED:
+        # The supplier's gate learnt from the answer already, once per call (calls.py).
+        outcome, skipped_s = answered.outcome, answered.skipped_s
+        if outcome_class is SubmitErrorClass.THROTTLED:
             self._metrics.throttles.labels(supplier).inc()
             logger.info(
                 "event=supplier_throttled supplier=%s code=%s backoff_s=%.3f message_id=%s",
@@ -244,7 +238,7 @@ class MessageSender:
                 skipped_s or 0.0,
                 message.message_id,
             )
-        elif error_class is SubmitErrorClass.SUPPLIER_WIDE:
+        elif outcome_class is SubmitErrorClass.SUPPLIER_WIDE:
             self._metrics.downs.labels(supplier).inc()
             logger.error(
                 "event=supplier_down supplier=%s code=%s cooldown_s=%.1f message_id=%s",
@@ -270,11 +264,3 @@ class MessageSender:
 
     def _now(self) -> float:
         return self._clock.monotonic()
-
-
-def _error_class(outcome: SubmitOutcome) -> SubmitErrorClass | None:
-    """None for an accepted submit, else how to treat the failure."""
-    if outcome.accepted:
-        return None
-    # An adapter that refuses without saying why is taken at its word: never a resend.
-    return outcome.error_class or SubmitErrorClass.PERMANENT

@@ -21,7 +21,8 @@ import msgspec
 from controlplane.bus import SUBMIT, Bus, Delivery, Subscription
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import OutboundMessage, RoutingTable
-from sendtier.dispatch.attempts import Disposition, MessageSender, Sleep
+from sendtier.dispatch.attempts import Disposition, MessageSender
+from sendtier.dispatch.calls import Sleep
 from sendtier.dispatch.limits import SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
@@ -140,6 +141,7 @@ class Dispatcher:
             await asyncio.gather(*unfinished, return_exceptions=True)
             if unfinished:
                 logger.warning("event=dispatch_cancelled_in_flight messages=%d", len(unfinished))
+        await self._sender.close()
         await self._feed.stop()
         await self._publisher.stop()
         subscription, self._subscription = self._subscription, None

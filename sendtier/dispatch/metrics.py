@@ -6,6 +6,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Supplier submit latencies run from tens of milliseconds to the adapter timeout (5 s default).
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 5, 10)
+# Up to the largest batch a supplier takes (Tencent's 200 numbers).
+_CALL_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 200)
 
 
 class DispatchMetrics:
@@ -24,6 +26,13 @@ class DispatchMetrics:
             "Time a supplier took to answer one submit.",
             ["supplier"],
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.call_recipients = Histogram(
+            "smsctl_dispatch_call_recipients",
+            "Recipients per supplier call (several where the supplier takes batches).",
+            ["supplier"],
+            buckets=_CALL_SIZE_BUCKETS,
             registry=self.registry,
         )
         self.in_flight = Gauge(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from controlplane.contracts import MessageClass, Route, RouteEntry, RoutingTable
+from controlplane.contracts import MessageClass, RouteEntry, RoutingTable, active_routes
 from sendtier.settings import RouteSettings
 
 # A route for this carrier applies to every carrier that has no route of its own.
@@ -33,17 +33,7 @@ def table_from_settings(routes: Sequence[RouteSettings], at: datetime) -> Routin
     return RoutingTable(
         version=0,
         at=at,
-        routes=[
-            Route(
-                carrier=route.carrier,
-                message_class=route.message_class,
-                suppliers=[
-                    RouteEntry(supplier=name, state="active", weight=weight)
-                    for name, weight in route.suppliers.items()
-                ],
-            )
-            for route in routes
-        ],
+        routes=active_routes((r.carrier, r.message_class, r.suppliers) for r in routes),
         changed_by="settings",
         reason="default routes from the send tier's configuration",
     )

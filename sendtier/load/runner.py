@@ -186,6 +186,9 @@ class _Run:
                 self._start("/v1/messages", body, 1, due_at)
                 continue
             _, recipients = self._batches.setdefault(template.id, (due_at, []))
+            if message_class == "marketing" and recipients:
+                # A campaign: every recipient of a marketing batch reads the same text.
+                params = recipients[0]["params"]
             recipients.append({"phone": phone, "params": params})
             if len(recipients) == self._batch_size:
                 del self._batches[template.id]

@@ -59,6 +59,10 @@ class CorrelationIndex:
             found = self._submits.get(_by_message_id(supplier, report.message_id))
             if found is not None:
                 return found
+        if report.recipient_id:
+            found = self._submits.get(_by_supplier_id(supplier, report.recipient_id))
+            if found is not None:
+                return found
         return self._submits.get(_by_supplier_id(supplier, report.supplier_message_id))
 
     def _put(self, key: IndexKey, result: SubmitResult) -> None:
@@ -106,6 +110,8 @@ class Correlator:
             by_message, by_supplier_id = {}, {}
         for report in misses:
             submit = by_message.get(report.message_id) if report.message_id else None
+            if submit is None and report.recipient_id:
+                submit = by_supplier_id.get(report.recipient_id)
             if submit is None:
                 submit = by_supplier_id.get(report.supplier_message_id)
             if submit is None:
@@ -123,9 +129,11 @@ class Correlator:
         echoed = [report.message_id for report in reports if report.message_id]
         by_message = self._submits.find_accepted_for_messages(supplier, echoed) if echoed else {}
         supplier_ids = [
-            report.supplier_message_id
+            key
             for report in reports
             if not (report.message_id and report.message_id in by_message)
+            for key in (report.recipient_id, report.supplier_message_id)
+            if key
         ]
         by_supplier_id = (
             self._submits.find_by_supplier_ids(supplier, supplier_ids) if supplier_ids else {}

@@ -1,9 +1,11 @@
 """The receipt gateway's core: verify and parse a push, correlate it, publish Receipts, answer.
 
 A push is answered OK only once its receipts are on the bus; if the bus refuses them the
-supplier is told to retry later, so nothing it pushed is lost. Reports whose submit is not known
-yet wait in a retry buffer and end as stored orphans if it never turns up: kept and counted.
-Non-final reports (status None) are counted and go no further.
+supplier is told to retry later, so nothing it pushed is lost. Under the degradation level
+`sample` only a weighted sample of marketing receipts is published (sampling.py); the rest are
+counted. Reports whose submit is not known yet wait in a retry buffer and end as stored orphans
+if it never turns up: kept and counted. Non-final reports (status None) are counted and go no
+further.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from controlplane.storage import OrphanReceipt, OrphanReceiptRepository
 from sendtier.receipts.correlation import Correlator
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.retry_buffer import PendingReport, RetryBuffer
+from sendtier.receipts.sampling import ReceiptSampler
 from sendtier.suppliers.base import CallbackReader, CallbackReply, SupplierReport
 
 log = logging.getLogger(__name__)
@@ -100,8 +103,10 @@ class ReceiptGateway:
         retry_window_s: float,
         clock: Clock,
         metrics: GatewayMetrics,
+        sampler: ReceiptSampler,
     ) -> None:
         self._bus = bus
+        self._sampler = sampler
         self._readers = dict(readers)
         self._correlator = correlator
         self._orphans = orphans
@@ -167,7 +172,6 @@ class ReceiptGateway:
         if receipts and not await self._publish(supplier, receipts):
             self._metrics.pushes.labels(supplier, "retry_later").inc()
             return reader.reply_retry_later()
-        self._metrics.reports.labels(supplier, "published").inc(len(receipts))
         if correlation.unmatched and not await self._hold(
             supplier, correlation.unmatched, received_at
         ):
@@ -183,9 +187,14 @@ class ReceiptGateway:
         )
         return reader.reply_ok()
 
-    async def _publish(self, supplier: str, receipts: list[Receipt]) -> bool:
+    async def _publish(
+        self, supplier: str, receipts: list[Receipt], fate: str = "published"
+    ) -> bool:
+        """Publish what the degradation policy lets through; False if the bus refused it."""
+        sampled = self._sampler.apply(receipts)
         try:
-            await self._bus.publish(RECEIPTS, encode_batch(receipts))
+            if sampled.publish:
+                await self._bus.publish(RECEIPTS, encode_batch(sampled.publish))
         except Exception as exc:
             self._metrics.publish_failures.inc()
             log.error(
@@ -195,6 +204,10 @@ class ReceiptGateway:
                 exc,
             )
             return False
+        self._metrics.reports.labels(supplier, fate).inc(len(sampled.publish))
+        self._metrics.count_receipts(supplier, receipts)
+        for message_class, count in sampled.unsampled.items():
+            self._metrics.unsampled.labels(supplier, message_class).inc(count)
         return True
 
     async def _hold(
@@ -232,9 +245,8 @@ class ReceiptGateway:
                     receipts = [
                         build_receipt(supplier, p.report, s, p.received_at) for p, s in found
                     ]
-                    if await self._publish(supplier, receipts):
+                    if await self._publish(supplier, receipts, fate="published_late"):
                         published += len(receipts)
-                        self._metrics.reports.labels(supplier, "published_late").inc(len(receipts))
                     else:
                         keep.extend(pending for pending, _ in found)
                 for pending in missing:

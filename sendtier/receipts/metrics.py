@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from controlplane.contracts import Receipt
 
 
 class GatewayMetrics:
@@ -29,6 +33,25 @@ class GatewayMetrics:
             "Supplier reports, by supplier and fate "
             "(published, published_late, not_final, held, orphaned).",
             ["supplier", "fate"],
+            registry=self.registry,
+        )
+        # Every correlated receipt, sampled out or not: what a delivery-rate rule in Prometheus
+        # reads (the usual way of watching suppliers, which the cut-over bench compares with).
+        self.receipts = Counter(
+            "sendtier_receipts_total",
+            "Correlated receipts, by supplier, carrier and status.",
+            ["supplier", "carrier", "status"],
+            registry=self.registry,
+        )
+        self.unsampled = Counter(
+            "sendtier_receipts_unsampled_total",
+            "Receipts left out of the degradation sample (level `sample`): counted, not published.",
+            ["supplier", "message_class"],
+            registry=self.registry,
+        )
+        self.degradation_version = Gauge(
+            "sendtier_receipts_degradation_version",
+            "Version of the degradation policy the gateway applies (0: none received).",
             registry=self.registry,
         )
         self.correlations = Counter(
@@ -58,3 +81,12 @@ class GatewayMetrics:
             "Entries in the correlation index (two per accepted submit with a supplier id).",
             registry=self.registry,
         )
+
+    def count_receipts(self, supplier: str, receipts: Sequence[Receipt]) -> None:
+        """Count a pushed batch by (carrier, status): one label lookup per pair, not per receipt."""
+        counts: dict[tuple[str, str], int] = {}
+        for receipt in receipts:
+            key = (receipt.carrier, receipt.status)
+            counts[key] = counts.get(key, 0) + 1
+        for (carrier, status), count in counts.items():
+            self.receipts.labels(supplier, carrier, status).inc(count)

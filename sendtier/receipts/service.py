@@ -1,4 +1,4 @@
-"""The receipt gateway service: its parts built from settings, the index feed and retry sweeps."""
+"""The receipt gateway service: its parts built from settings, its bus feeds and retry sweeps."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from collections.abc import Mapping
 from controlplane.bus import Bus
 from controlplane.clock import Clock
 from controlplane.storage import Database, OrphanReceiptRepository, SubmitResultRepository
+from sendtier.persist.degradation import DegradationGate
+from sendtier.persist.policy_feed import DegradationFeed
 from sendtier.receipts.correlation import CorrelationIndex, Correlator
 from sendtier.receipts.gateway import ReceiptGateway
 from sendtier.receipts.index_feed import SubmittedFeed
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.retry_buffer import RetryBuffer
+from sendtier.receipts.sampling import ReceiptSampler
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import CallbackReader
 
@@ -41,6 +44,7 @@ class ReceiptGatewayService:
         self.database = database
         self.metrics = GatewayMetrics()
         self.index = CorrelationIndex(gateway_settings.correlation_cache_size)
+        self.gate = DegradationGate(clock)
         self.gateway = ReceiptGateway(
             bus=bus,
             readers=readers,
@@ -50,14 +54,20 @@ class ReceiptGatewayService:
             retry_window_s=gateway_settings.correlation_retry_s,
             clock=clock,
             metrics=self.metrics,
+            sampler=ReceiptSampler(self.gate),
         )
         self.feed = SubmittedFeed(
             bus, self.index, gateway_settings.index_durable, settings.bus.ack_wait_s
+        )
+        self.policy_feed = DegradationFeed(
+            bus, self.gate, gateway_settings.degradation_durable, settings.bus.ack_wait_s
         )
         self._sweep_interval_s = min(MAX_SWEEP_INTERVAL_S, gateway_settings.correlation_retry_s / 5)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # The policy first: a push answered before it is known would publish every receipt.
+        await self.policy_feed.start()
         await self.feed.start()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="receipts-sweep")
         log.info(
@@ -75,6 +85,7 @@ class ReceiptGatewayService:
             self._sweeper = None
         await self.feed.stop()
         result = await self.gateway.sweep(final=True)
+        await self.policy_feed.stop()
         if result.pending:
             # Only when the database refused them too: nowhere left to keep them.
             log.error("receipts.stopped lost_reports=%d", result.pending)
@@ -87,6 +98,8 @@ class ReceiptGatewayService:
     def refresh_metrics(self) -> None:
         self.metrics.index_size.set(len(self.index))
         self.metrics.retry_buffer.set(self.gateway.pending)
+        policy = self.gate.policy
+        self.metrics.degradation_version.set(policy.version if policy is not None else 0)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from controlplane.contracts import MessageClass, ReceiptStatus
 
@@ -86,6 +86,35 @@ class SupplierAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class BatchSubmitAdapter(SupplierAdapter, Protocol):
+    """An adapter whose supplier takes several recipients in one call (SUPPLIERS.md §1, §2, §4).
+
+    Requests with the same `batch_key` may share a call: the key holds everything the call
+    sends once for all its recipients (template, signature, shared parameters or text).
+    """
+
+    @property
+    def max_batch(self) -> int:
+        """Most recipients the supplier takes in one call."""
+        ...
+
+    def batch_key(self, request: SubmitRequest) -> Hashable | None:
+        """What requests must share to go in one call; None: this one is sent alone."""
+        ...
+
+    async def submit_batch(
+        self, requests: Sequence[SubmitRequest]
+    ) -> list[SubmitOutcome] | SubmitOutcome:
+        """Send the requests (same key, distinct phones) in one call.
+
+        The call's per-recipient outcomes, in request order; or one outcome when the whole
+        call failed (network, throttle, account, or a call-wide refusal). Never raises for
+        supplier or network errors.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class SupplierReport:
     """One delivery report from a supplier callback, normalized (SUPPLIERS.md §7.1)."""
@@ -99,6 +128,9 @@ class SupplierReport:
     phone: str | None = None
     # Our message id when the dialect echoes it (Alibaba out_id, CMPP client_msgid, Twilio URL).
     message_id: str | None = None
+    # The recipient's own key where one supplier id covers a multi-number send (Alibaba:
+    # biz_id + phone_number); it names the submit of a batched recipient.
+    recipient_id: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 

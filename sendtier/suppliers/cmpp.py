@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Final
 
 import msgspec
@@ -36,6 +36,8 @@ from sendtier.suppliers.submit_codes import CodeTable
 from sendtier.suppliers.transport import Answer, BalanceUnavailable, SupplierHttp
 
 SIGNATURE_HEADER: Final = "X-Sim-Signature"
+# Numbers in one submit's `mobile` list (SUPPLIERS.md §4).
+MAX_NUMBERS: Final = 100
 
 _R = SubmitErrorClass
 # CMPP_SUBMIT_RESP results (1-9) and our extra codes (10-14), classed per §7.2.
@@ -102,10 +104,36 @@ class CmppAdapter:
             "client_msgid": request.message_id,
         }
 
+    def batch_form(self, requests: Sequence[SubmitRequest]) -> dict[str, str]:
+        """One submit of the shared text to every number; no `client_msgid`, which is per
+        call: receipts then name each number by its own msgid."""
+        return {
+            **self._auth_fields(),
+            "mobile": ",".join(request.phone for request in requests),
+            "content": requests[0].content,
+        }
+
+    @property
+    def max_batch(self) -> int:
+        return MAX_NUMBERS
+
+    def batch_key(self, request: SubmitRequest) -> Hashable:
+        return request.content  # the one thing a call sends once for all its numbers
+
     async def submit(self, request: SubmitRequest) -> SubmitOutcome:
-        http_request = self._http.client.build_request(
-            "POST", "/cmpp/submit", data=self.submit_form(request)
-        )
+        outcomes = await self._send(self.submit_form(request), [request.phone])
+        return outcomes if isinstance(outcomes, SubmitOutcome) else outcomes[0]
+
+    async def submit_batch(
+        self, requests: Sequence[SubmitRequest]
+    ) -> list[SubmitOutcome] | SubmitOutcome:
+        return await self._send(self.batch_form(requests), [request.phone for request in requests])
+
+    async def _send(
+        self, form: dict[str, str], mobiles: list[str]
+    ) -> list[SubmitOutcome] | SubmitOutcome:
+        """One outcome per number from `results`, or the whole call's failure."""
+        http_request = self._http.client.build_request("POST", "/cmpp/submit", data=form)
         answer = await self._http.exchange(http_request)
         if isinstance(answer, SubmitOutcome):
             return answer
@@ -116,21 +144,13 @@ class CmppAdapter:
         if code != "0":
             return _failure(answer, code, body.get("msg"))
         results = body.get("results")
-        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+        if not isinstance(results, list) or not results:
             return answer.unreadable()
-        result = results[0]
-        result_code = _code_text(result.get("result"))
-        if result_code is None:
-            return answer.unreadable()
-        if result_code != "0":
-            return _failure(answer, result_code, body.get("msg"))
-        msgid, segments = result.get("msgid"), result.get("segments")
-        return SubmitOutcome(
-            accepted=True,
-            latency_ms=answer.latency_ms,
-            supplier_message_id=str(msgid) if msgid else None,
-            segments=segments if isinstance(segments, int) and segments > 0 else None,
-        )
+        by_mobile = {result.get("mobile"): result for result in results if isinstance(result, dict)}
+        if len(mobiles) == 1 and len(results) == 1 and isinstance(results[0], dict):
+            by_mobile = {mobiles[0]: results[0]}  # one number: whatever form it is echoed in
+        message = body.get("msg")
+        return [_result_outcome(answer, by_mobile.get(mobile), message) for mobile in mobiles]
 
     async def balance(self) -> Balance | None:
         """`GET /cmpp/balance`: units left, or None for an account without a prepaid balance."""
@@ -149,6 +169,24 @@ class CmppAdapter:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _result_outcome(
+    answer: Answer, result: Mapping[str, object] | None, message: object
+) -> SubmitOutcome:
+    """One number's result: 0 is taken, any other CMPP_SUBMIT_RESP code fails it alone."""
+    result_code = _code_text(result.get("result")) if result is not None else None
+    if result is None or result_code is None:
+        return answer.unreadable()
+    if result_code != "0":
+        return _failure(answer, result_code, message)
+    msgid, segments = result.get("msgid"), result.get("segments")
+    return SubmitOutcome(
+        accepted=True,
+        latency_ms=answer.latency_ms,
+        supplier_message_id=str(msgid) if msgid else None,
+        segments=segments if isinstance(segments, int) and segments > 0 else None,
+    )
 
 
 def _failure(answer: Answer, code: str, message: object) -> SubmitOutcome:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Final
 
 import httpx
@@ -36,6 +36,8 @@ SERVICE: Final = "sms"
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
 # Packages per SmsPackagesStatistics page; more pages are fetched while pages come back full.
 _PACKAGE_PAGE: Final = 100
+# PhoneNumberSet takes at most 200 numbers, all mainland or all international (SUPPLIERS.md §2).
+MAX_NUMBERS: Final = 200
 
 _R = SubmitErrorClass
 # Every code of SUPPLIERS.md §2 classed per §7.2; the `*` families of the table as prefixes.
@@ -116,22 +118,60 @@ class TencentAdapter:
         return request
 
     def send_sms_payload(self, request: SubmitRequest) -> dict[str, object]:
+        payload = self._shared_payload(request, [request.phone])
+        # Echoed in the pull API: our id, so a pulled status finds its message.
+        payload["SessionContext"] = request.message_id
+        return payload
+
+    def batch_payload(self, requests: Sequence[SubmitRequest]) -> dict[str, object]:
+        """One SendSms for every request: they share template, signature and parameters.
+
+        No SessionContext: there is one per call, and pushed statuses name each number by its
+        own SerialNo anyway.
+        """
+        return self._shared_payload(requests[0], [request.phone for request in requests])
+
+    def _shared_payload(self, request: SubmitRequest, phones: list[str]) -> dict[str, object]:
         payload: dict[str, object] = {
-            "PhoneNumberSet": [request.phone],
+            "PhoneNumberSet": phones,
             "SmsSdkAppId": self._account.sdk_app_id,
             "TemplateId": request.template_id,
             "SignName": request.sign_name,
-            # Echoed in the pull API: our id, so a pulled status finds its message.
-            "SessionContext": request.message_id,
         }
         if request.template_params:
             # Positional {1}, {2}, ...: the parameters in the order the template gave their keys.
             payload["TemplateParamSet"] = list(request.template_params.values())
         return payload
 
+    @property
+    def max_batch(self) -> int:
+        return MAX_NUMBERS
+
+    def batch_key(self, request: SubmitRequest) -> Hashable:
+        """Template, signature and parameter values are per call; a call is one region kind."""
+        return (
+            request.template_id,
+            request.sign_name,
+            tuple(request.template_params.items()),
+            request.phone.startswith("+86"),
+        )
+
     async def submit(self, request: SubmitRequest) -> SubmitOutcome:
-        http_request = self.signed_request("SendSms", self.send_sms_payload(request))
-        answer = await self._http.exchange(http_request)
+        outcomes = await self._send(self.send_sms_payload(request), [request.phone])
+        return outcomes if isinstance(outcomes, SubmitOutcome) else outcomes[0]
+
+    async def submit_batch(
+        self, requests: Sequence[SubmitRequest]
+    ) -> list[SubmitOutcome] | SubmitOutcome:
+        return await self._send(
+            self.batch_payload(requests), [request.phone for request in requests]
+        )
+
+    async def _send(
+        self, payload: Mapping[str, object], phones: list[str]
+    ) -> list[SubmitOutcome] | SubmitOutcome:
+        """One outcome per phone from the SendStatusSet, or the whole call's failure."""
+        answer = await self._http.exchange(self.signed_request("SendSms", payload))
         if isinstance(answer, SubmitOutcome):
             return answer
         body = answer.json_object()
@@ -142,19 +182,14 @@ class TencentAdapter:
         if isinstance(error, dict):
             return _failure(answer, error)
         statuses = response.get("SendStatusSet")
-        if not isinstance(statuses, list) or not statuses or not isinstance(statuses[0], dict):
+        if not isinstance(statuses, list) or not statuses:
             return answer.unreadable()
-        status = statuses[0]
-        if status.get("Code") != "Ok":
-            return _failure(answer, status)
-        fee = status.get("Fee")
-        serial_no = status.get("SerialNo")
-        return SubmitOutcome(
-            accepted=True,
-            latency_ms=answer.latency_ms,
-            supplier_message_id=str(serial_no) if serial_no else None,
-            segments=fee if isinstance(fee, int) and fee > 0 else None,
-        )
+        by_phone = {
+            status.get("PhoneNumber"): status for status in statuses if isinstance(status, dict)
+        }
+        if len(phones) == 1 and len(statuses) == 1 and isinstance(statuses[0], dict):
+            by_phone = {phones[0]: statuses[0]}  # one number: whatever form it is echoed in
+        return [_status_outcome(answer, by_phone.get(phone)) for phone in phones]
 
     async def balance(self) -> Balance | None:
         """Messages left over all SMS packages: Σ (AmountOfPackage − CurrentUsage)."""
@@ -184,6 +219,23 @@ class TencentAdapter:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _status_outcome(answer: Answer, status: Mapping[str, object] | None) -> SubmitOutcome:
+    """One number's SendStatus: `Ok` is taken, any other code fails that number only."""
+    if status is None:
+        # The call was taken but says nothing of this number: as unknown as a timeout.
+        return answer.unreadable()
+    if status.get("Code") != "Ok":
+        return _failure(answer, status)
+    fee = status.get("Fee")
+    serial_no = status.get("SerialNo")
+    return SubmitOutcome(
+        accepted=True,
+        latency_ms=answer.latency_ms,
+        supplier_message_id=str(serial_no) if serial_no else None,
+        segments=fee if isinstance(fee, int) and fee > 0 else None,
+    )
 
 
 def _failure(answer: Answer, error: Mapping[str, object]) -> SubmitOutcome:

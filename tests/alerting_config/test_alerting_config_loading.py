@@ -63,6 +63,7 @@ oncall:
       layers:
         - name: primary
           rotation: weekly
+          start: 2026-01-05
           members: [{name: zhang, phone: '+8613800138000'}]
 """
 
@@ -134,8 +135,10 @@ def test_escalations_and_oncall_load_and_routes_inherit_the_escalation() -> None
     ]
     [info] = config.route.match({"severity": "info"})
     assert (info.receiver, info.options.escalation) == ("chat-only", "sms-page")
-    schedule = config.oncall_schedules["sms-team"]
-    assert (schedule.time_zone, schedule.layer_names()) == ("Asia/Shanghai", ("primary",))
+    schedule = config.oncall.schedules["sms-team"]
+    assert [(layer.name, str(layer.time_zone)) for layer in schedule.layers] == [
+        ("primary", "Asia/Shanghai")
+    ]
 
 
 def test_unknown_keys_are_errors_with_file_line_and_field() -> None:
@@ -225,3 +228,10 @@ def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
     err = io.StringIO()
     assert alerting_check_command(path, stdout=io.StringIO(), stderr=err) == 1
     assert err.getvalue().startswith(f"{path}:3: invalid YAML")
+
+
+def test_a_broken_schedule_is_reported_at_its_line_and_not_again_at_its_targets() -> None:
+    broken = OURS.replace("          start: 2026-01-05\n", "")
+    assert _problems(broken) == [
+        "alerting.yaml:39: oncall.schedules.0.layers.0.start: required, a date YYYY-MM-DD"
+    ]

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from alerting_world import HEADERS, PRIMARY_PHONE, T0, World, channel_fakes, control_plane
+from alerting_world import HEADERS, PRIMARY_PHONE, T0, channel_fakes, control_plane, fire
 
 from controlplane.clock import ManualClock
 
 ACK_LINK = re.compile(r"\((http://127\.0\.0\.1:\d+/v1/ack\?[^)]+)\)")
-
-
-async def fire(world: World) -> None:
-    await world.feed(delivered_share=0.5)
-    await world.evaluate()
 
 
 async def test_a_firing_rule_reaches_dingtalk_after_group_wait_with_an_ack_link_then_resolves(

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from controlplane.alerting.config import parse_alerting_config
 from controlplane.alerting.oncall import (
     Layer,
     Member,
@@ -15,9 +16,8 @@ from controlplane.alerting.oncall import (
     Rotation,
     Schedule,
     UnknownTarget,
-    load_oncall,
 )
-from controlplane.yamlsource import ConfigError, parse_yaml
+from controlplane.yamlsource import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -141,11 +141,13 @@ oncall:
           start: 2026-03-04T18:00:00+08:00
           end: 2026-03-05T09:00:00+08:00
           member: {name: dave, phone: "+8613800000004"}
+receivers:
+  - name: ops
 """
 
 
-def test_schedules_load_from_alerting_yaml_and_resolve_targets() -> None:
-    oncall = load_oncall(parse_yaml(ALERTING_YAML, "alerting.yaml"))
+def test_schedules_load_once_with_alerting_yaml_and_resolve_targets() -> None:
+    oncall = parse_alerting_config(ALERTING_YAML, "alerting.yaml").oncall
     assert oncall.resolve("oncall:primary@sms-team", local(SHANGHAI, 2026, 3, 9, 8, 0)) == ALICE
     assert oncall.resolve("oncall:primary@sms-team", local(SHANGHAI, 2026, 3, 9, 9, 0)) == BOB
     assert oncall.resolve("oncall:primary@sms-team", local(SHANGHAI, 2026, 3, 4, 20, 0)) == DAVE
@@ -161,7 +163,7 @@ def test_schedule_errors_name_file_line_and_field() -> None:
         .replace("layer: primary\n", "layer: tertiary\n")
     )
     with pytest.raises(ConfigError) as caught:
-        load_oncall(parse_yaml(broken, "alerting.yaml"))
+        parse_alerting_config(broken, "alerting.yaml")
     messages = [str(problem) for problem in caught.value.problems]
     assert any(
         m.startswith("alerting.yaml:9: oncall.schedules.sms-team.layers.0.rotation:")

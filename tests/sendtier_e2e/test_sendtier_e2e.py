@@ -68,8 +68,11 @@ async def test_every_message_is_persisted_once_with_its_receipt_while_a_supplier
     # was then taken by another supplier under the same message id, on the next attempt.
     faulty = [f for f in stored.failed_submits if f[1] == FAULTY_SUPPLIER]
     taken_by_faulty = sum(1 for s in stored.accepted_submits.values() if s[0][0] == FAULTY_SUPPLIER)
-    share_failed = len(faulty) / (len(faulty) + taken_by_faulty)
-    assert 0.45 < share_failed < 0.55, share_failed
+    # The plan fails half of the supplier's calls; a call carries one message or a batch of
+    # them, so the share is counted over calls, within four standard deviations of a half.
+    counters = faulty_state["counters"]
+    calls, refused_calls = counters["requests"], counters["refused"]
+    assert abs(refused_calls / calls - 0.5) < 4 * (0.25 / calls) ** 0.5, (refused_calls, calls)
     assert {(code, error_class) for _, _, _, code, error_class in faulty} == {
         ("isp.SYSTEM_ERROR", "retriable")
     }
@@ -78,8 +81,11 @@ async def test_every_message_is_persisted_once_with_its_receipt_while_a_supplier
         assert supplier != FAULTY_SUPPLIER
         assert taken_at == attempt + 1
     assert [f for f in stored.failed_submits if f[1] != FAULTY_SUPPLIER] == []
-    # Every supplier carried traffic, and the faulty one refused exactly what is stored.
+    # Every supplier carried traffic.
     assert set(Counter(s[0][0] for s in stored.accepted_submits.values())) == set(
         platform.simulators
     )
-    assert faulty_state["refused_by_code"] == {"isp.SYSTEM_ERROR": len(faulty)}
+    # The faulty one refused only with its injected code, and accepted exactly what is stored.
+    assert set(faulty_state["refused_by_code"]) == {"isp.SYSTEM_ERROR"}
+    assert refused_calls <= len(faulty)
+    assert counters["accepted"] == taken_by_faulty

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from gateway_helpers import (
     ALIYUN,
     RETRY_WINDOW_S,
@@ -27,26 +25,6 @@ from controlplane.bus import MemoryBus
 from controlplane.clock import ManualClock
 from controlplane.contracts import Receipt
 from controlplane.storage import Database, OrphanReceiptRepository, SubmitResultRepository
-
-
-@pytest.fixture
-async def bus() -> AsyncIterator[MemoryBus]:
-    memory_bus = MemoryBus()
-    await memory_bus.start()
-    yield memory_bus
-    await memory_bus.close()
-
-
-@pytest.fixture
-def database(sqlite_url: str) -> Database:
-    db = Database(sqlite_url)
-    db.upgrade()
-    return db
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0 + timedelta(seconds=30))
 
 
 async def test_a_report_echoing_our_id_becomes_a_receipt_with_the_submits_details(

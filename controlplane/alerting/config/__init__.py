@@ -15,7 +15,6 @@ from controlplane.alerting.config.model import (
     AlertingConfig,
     Escalation,
     EscalationStep,
-    OncallSchedule,
 )
 from controlplane.alerting.config.receivers import (
     ChannelConfig,
@@ -42,7 +41,6 @@ __all__ = [
     "Matcher",
     "MatcherError",
     "NamedTimeInterval",
-    "OncallSchedule",
     "Receiver",
     "ReceiverChannel",
     "Route",

@@ -12,7 +12,6 @@ from controlplane.alerting.config.model import (
     AlertingConfig,
     Escalation,
     EscalationStep,
-    OncallSchedule,
 )
 from controlplane.alerting.config.reader import ConfigReader
 from controlplane.alerting.config.receivers import (
@@ -28,6 +27,7 @@ from controlplane.alerting.config.receivers import (
 from controlplane.alerting.config.route_loader import read_route
 from controlplane.alerting.config.routes import Route
 from controlplane.alerting.config.timeintervals import NamedTimeInterval, read_named_interval
+from controlplane.alerting.oncall import OnCall, read_oncall
 from controlplane.engine.rules.fields import Path
 from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml, parse_yaml
 
@@ -101,12 +101,16 @@ def _build(document: YamlDocument) -> AlertingConfig:
         rule for _, rule in _each(reader, top, "inhibit_rules", read_inhibit_rule)
     )
     escalations = _unique(reader, top, "escalations", _read_escalation, "escalation")
-    schedules = _read_oncall(reader, top.get("oncall"))
+    problems_before_oncall = len(reader.problems)
+    oncall = _read_oncall(reader, top.get("oncall"))
+    # A schedule that failed to load is reported once, not again at every target naming it.
+    oncall_loaded = len(reader.problems) == problems_before_oncall
     route = _read_root(reader, top)
     if route is not None:
         _check_route_references(reader, route, receivers, intervals, escalations)
     _check_escalations(reader, escalations, receivers)
-    _check_oncall_targets(reader, receivers, schedules)
+    if oncall_loaded:
+        _check_oncall_targets(reader, receivers, oncall)
     if reader.problems or route is None:
         raise ConfigError(reader.problems)
     return AlertingConfig(
@@ -116,7 +120,7 @@ def _build(document: YamlDocument) -> AlertingConfig:
         inhibit_rules=inhibit_rules,
         time_intervals=intervals,
         escalations=escalations,
-        oncall_schedules=schedules,
+        oncall=oncall,
         resolve_timeout_s=resolve_timeout_s,
         warnings=tuple(reader.warnings),
     )
@@ -253,37 +257,16 @@ def _check_escalations(
                     reader.fail(where, f"undefined receiver {name!r} used in escalation")
 
 
-def _read_oncall(reader: ConfigReader, raw: Any) -> dict[str, OncallSchedule]:
-    if raw is None:
-        return {}
-    node = reader.mapping(raw, ("oncall",), ("schedules",), "oncall")
-    if node is None:
-        return {}
-    return _unique(reader, node, "schedules", _read_schedule, "schedule", ("oncall",))
-
-
-def _read_schedule(reader: ConfigReader, raw: Any, path: Path) -> OncallSchedule | None:
-    keys = ("name", "time_zone", "layers", "overrides")
-    node = reader.mapping(raw, path, keys, "on-call schedule")
-    if node is None:
-        return None
-    where = path
-    name = reader.string(node, where, "name", required=True)
-    time_zone = reader.string(node, where, "time_zone") or "UTC"
-    parts: dict[str, tuple[dict[str, Any], ...]] = {}
-    for key in ("layers", "overrides"):
-        items = reader.sequence(node.get(key) or [], (*where, key), key)
-        for index, item in enumerate(items or []):
-            if not isinstance(item, dict):
-                reader.fail((*where, key, index), f"expected a mapping, got {type(item).__name__}")
-        parts[key] = tuple(item for item in items or [] if isinstance(item, dict))
-    if name is None:
-        return None
-    return OncallSchedule(name, time_zone, parts["layers"], parts["overrides"], reader.line(where))
+def _read_oncall(reader: ConfigReader, raw: Any) -> OnCall:
+    if raw is None or reader.mapping(raw, ("oncall",), ("schedules",), "oncall") is None:
+        return OnCall({})
+    oncall, problems = read_oncall(reader.document)
+    reader.problems.extend(problems)
+    return oncall
 
 
 def _check_oncall_targets(
-    reader: ConfigReader, receivers: dict[str, Receiver], schedules: dict[str, OncallSchedule]
+    reader: ConfigReader, receivers: dict[str, Receiver], oncall: OnCall
 ) -> None:
     for receiver in receivers.values():
         for channel in receiver.channels:
@@ -291,10 +274,10 @@ def _check_oncall_targets(
                 if not target.startswith(ONCALL_PREFIX):
                     continue
                 layer, _, schedule_name = target.removeprefix(ONCALL_PREFIX).partition("@")
-                schedule = schedules.get(schedule_name)
+                schedule = oncall.schedules.get(schedule_name)
                 if schedule is None:
                     problem = f"unknown on-call schedule {schedule_name!r}"
-                elif schedule.layer_names() and layer not in schedule.layer_names():
+                elif layer not in schedule.layer_names:
                     problem = f"schedule {schedule_name!r} has no layer {layer!r}"
                 else:
                     continue

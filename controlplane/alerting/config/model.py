@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from controlplane.alerting.config.inhibit import InhibitRule
 from controlplane.alerting.config.receivers import Receiver
 from controlplane.alerting.config.routes import Route
 from controlplane.alerting.config.timeintervals import NamedTimeInterval
+from controlplane.alerting.oncall import OnCall
 from controlplane.yamlsource import ConfigProblem
 
 DEFAULT_RESOLVE_TIMEOUT_S = 300.0
@@ -33,20 +33,6 @@ class Escalation:
 
 
 @dataclass(frozen=True)
-class OncallSchedule:
-    """A schedule as written; the on-call package turns layers and overrides into rotations."""
-
-    name: str
-    time_zone: str
-    layers: tuple[Mapping[str, Any], ...] = ()
-    overrides: tuple[Mapping[str, Any], ...] = ()
-    line: int | None = None
-
-    def layer_names(self) -> tuple[str, ...]:
-        return tuple(str(layer["name"]) for layer in self.layers if "name" in layer)
-
-
-@dataclass(frozen=True)
 class AlertingConfig:
     """Everything alerting.yaml (or an Alertmanager config file) says, validated."""
 
@@ -56,7 +42,8 @@ class AlertingConfig:
     inhibit_rules: tuple[InhibitRule, ...] = ()
     time_intervals: Mapping[str, NamedTimeInterval] = field(default_factory=dict)
     escalations: Mapping[str, Escalation] = field(default_factory=dict)
-    oncall_schedules: Mapping[str, OncallSchedule] = field(default_factory=dict)
+    # On-call schedules, parsed once at load: `oncall:<layer>@<schedule>` targets resolve here.
+    oncall: OnCall = field(default_factory=lambda: OnCall({}))
     resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S
     # Things accepted but not acted on (unsupported integrations, ignored keys, deprecations).
     warnings: tuple[ConfigProblem, ...] = ()

@@ -3,7 +3,7 @@
 from controlplane.alerting.escalation.acks import Acknowledgements, AckResult, NothingToAck, Via
 from controlplane.alerting.escalation.command import ack_command
 from controlplane.alerting.escalation.links import AckLinks, LinkRefused
-from controlplane.alerting.escalation.store import EscalationStore
+from controlplane.alerting.escalation.store import Episode, EscalationStore
 from controlplane.alerting.escalation.tracker import DueStep, EscalationTracker
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "AckResult",
     "Acknowledgements",
     "DueStep",
+    "Episode",
     "EscalationStore",
     "EscalationTracker",
     "LinkRefused",

@@ -14,7 +14,9 @@ from controlplane.storage.alerts import AlertRepository
 
 log = logging.getLogger(__name__)
 
-Via = Literal["api", "cli", "console", "link", "voice"]
+# `silence`: a silence covering every firing alert of the group stops it, as an ack would.
+Via = Literal["api", "cli", "console", "link", "voice", "silence"]
+# What a client may say it is when it acks through the API.
 VIA_CHOICES: tuple[Via, ...] = ("api", "cli", "console", "link", "voice")
 
 

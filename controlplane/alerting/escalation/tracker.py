@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from controlplane.alerting.config import Escalation, EscalationStep
-from controlplane.alerting.escalation.store import EscalationStore
+from controlplane.alerting.escalation.store import Episode, EscalationStore
 from controlplane.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,17 @@ class EscalationTracker:
 
     def due(self, now: datetime | None = None) -> list[DueStep]:
         """The steps whose time has come, claimed for the caller; overdue ones too, each once."""
+        return self.claim_due(self.active(), now)
+
+    def active(self) -> list[Episode]:
+        """The episodes still escalating: neither acknowledged nor resolved."""
+        return self._store.active()
+
+    def claim_due(self, episodes: Iterable[Episode], now: datetime | None = None) -> list[DueStep]:
+        """Of `episodes`, the steps whose time has come, claimed for the caller, each once."""
         at = now or self._clock.now()
         due: list[DueStep] = []
-        for episode in self._store.active():
+        for episode in episodes:
             chain = self._chains.get(episode.chain)
             if chain is None:
                 log.warning(

@@ -1,6 +1,6 @@
 """On-call schedules: rotations, layers and overrides, and `oncall:<layer>@<schedule>` targets."""
 
-from controlplane.alerting.oncall.loader import load_oncall
+from controlplane.alerting.oncall.loader import read_oncall
 from controlplane.alerting.oncall.schedule import (
     Layer,
     Member,
@@ -22,6 +22,6 @@ __all__ = [
     "Schedule",
     "UnknownTarget",
     "is_oncall_target",
-    "load_oncall",
     "members_of",
+    "read_oncall",
 ]

@@ -1,4 +1,4 @@
-"""Reads `oncall.schedules` of alerting.yaml into Schedules; errors name file, line and field."""
+"""Reads `oncall.schedules` of alerting.yaml into Schedules; problems name file, line and field."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from controlplane.alerting.oncall.schedule import (
     Rotation,
     Schedule,
 )
-from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument
+from controlplane.yamlsource import ConfigProblem, YamlDocument
 
 Path = tuple[str | int, ...]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -103,13 +103,19 @@ class _Reader:
         return Member(name, phone.strip()) if name else None
 
 
-def load_oncall(document: YamlDocument, prefix: Path = ("oncall", "schedules")) -> OnCall:
-    """The schedules found at `prefix` of `document` (none when absent); ConfigError lists all."""
+def read_oncall(
+    document: YamlDocument, prefix: Path = ("oncall", "schedules")
+) -> tuple[OnCall, list[ConfigProblem]]:
+    """The schedules found at `prefix` of `document` (none when absent), and every problem.
+
+    The alerting config loader calls this once and keeps the result: schedules are parsed here
+    and nowhere else.
+    """
     raw: Any = document.data
     for part in prefix:
         raw = raw.get(part) if isinstance(raw, dict) else None
     if raw is None:
-        return OnCall({})
+        return OnCall({}), []
     reader = _Reader(document)
     schedules: dict[str, Schedule] = {}
     if isinstance(raw, list):
@@ -130,9 +136,7 @@ def load_oncall(document: YamlDocument, prefix: Path = ("oncall", "schedules")) 
             schedule = _schedule(reader, str(name), body, (*prefix, str(name)))
             if schedule is not None:
                 schedules[str(name)] = schedule
-    if reader.problems:
-        raise ConfigError(reader.problems)
-    return OnCall(schedules)
+    return OnCall(schedules), reader.problems
 
 
 def _schedule(reader: _Reader, name: str, raw: Any, path: Path) -> Schedule | None:

@@ -7,8 +7,9 @@ stage's call (changed state, or `repeat_interval` passed).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from controlplane.alerting.config import Route
@@ -20,10 +21,19 @@ class GroupedAlert:
     rule_key: str
     alert: Alert
     annotations: Mapping[str, str]
+    generator_url: str = ""
+    # A posted alert fires until then unless posted again (Alertmanager's endsAt); rule alerts
+    # resolve through the engine and carry None.
+    expires_at: datetime | None = None
 
     @property
     def is_firing(self) -> bool:
         return self.alert.state is AlertState.FIRING
+
+    def expired(self) -> GroupedAlert:
+        """This alert resolved at its expiry time."""
+        resolved = replace(self.alert, state=AlertState.RESOLVED, resolved_at=self.expires_at)
+        return replace(self, alert=resolved, expires_at=None)
 
 
 @dataclass
@@ -41,6 +51,8 @@ class Grouper:
     def __init__(self, root: Route) -> None:
         self._root = root
         self._groups: dict[str, AggregationGroup] = {}
+        # (expires_at, group key, fingerprint) of posted alerts; stale entries are skipped.
+        self._expiries: list[tuple[datetime, str, str]] = []
 
     def add(self, grouped: GroupedAlert, now: datetime) -> None:
         for route in self._root.match(grouped.alert.labels):
@@ -54,6 +66,28 @@ class Grouper:
                 wait = timedelta(seconds=route.options.group_wait_s)
                 group = self._groups[key] = AggregationGroup(key, route, labels, now + wait)
             group.alerts[grouped.alert.fingerprint] = grouped
+            if grouped.expires_at is not None:
+                entry = (grouped.expires_at, key, grouped.alert.fingerprint)
+                heapq.heappush(self._expiries, entry)
+
+    def expire(self, now: datetime) -> int:
+        """Resolve the posted alerts whose end time has passed without a re-post."""
+        resolved = 0
+        while self._expiries and self._expiries[0][0] <= now:
+            expires_at, key, alert_fingerprint = heapq.heappop(self._expiries)
+            group = self._groups.get(key)
+            grouped = group.alerts.get(alert_fingerprint) if group is not None else None
+            if group is not None and grouped is not None and grouped.expires_at == expires_at:
+                group.alerts[alert_fingerprint] = grouped.expired()
+                resolved += 1
+        return resolved
+
+    def seconds_until_due(self, now: datetime) -> float | None:
+        """How long until the next group is due to flush (0 if one is); None without groups."""
+        if not self._groups:
+            return None
+        earliest = min(group.next_flush_at for group in self._groups.values())
+        return max(0.0, (earliest - now).total_seconds())
 
     def due(self, now: datetime) -> list[AggregationGroup]:
         return [group for group in self._groups.values() if group.next_flush_at <= now]

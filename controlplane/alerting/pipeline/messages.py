@@ -20,6 +20,7 @@ def summary(grouped: GroupedAlert, status: str) -> AlertSummary:
         starts_at=alert.started_at or alert.active_since,
         ends_at=alert.resolved_at if status == "resolved" else None,
         value=alert.value,
+        generator_url=grouped.generator_url,
     )
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from controlplane.alerting.config import InhibitRule, Route
 from controlplane.alerting.pipeline.dedup import needs_update
@@ -21,7 +22,7 @@ from controlplane.alerting.pipeline.delivery import (
     channel_name,
     deliver,
 )
-from controlplane.alerting.pipeline.escalating import Escalator
+from controlplane.alerting.pipeline.escalating import Escalator, Muting, muting_of
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert, Grouper
 from controlplane.alerting.pipeline.inhibit import Inhibitor
 from controlplane.alerting.pipeline.messages import build, summary
@@ -96,11 +97,23 @@ class AlertingStage:
         self._silence_recorded: set[tuple[str, str]] = set()
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
+        self.receive(
+            [
+                GroupedAlert(notice.rule_key, notice.transition.alert, notice.annotations)
+                for notice in notices
+                if notice.is_firing or notice.is_resolved
+            ]
+        )
+
+    def receive(self, alerts: Sequence[GroupedAlert]) -> None:
+        """Take alerts into their groups: the engine's, and those posted to the alerts API."""
         now = self._clock.now()
-        for notice in notices:
-            if notice.is_firing or notice.is_resolved:
-                alert = notice.transition.alert
-                self._grouper.add(GroupedAlert(notice.rule_key, alert, notice.annotations), now)
+        for grouped in alerts:
+            self._grouper.add(grouped, now)
+
+    def seconds_until_due(self) -> float | None:
+        """How long the scheduler may sleep before a group is due; None when no group waits."""
+        return self._grouper.seconds_until_due(self._clock.now())
 
     def restore(self) -> int:
         """After a restart: take back the firing alerts from storage; the log prevents resends."""
@@ -113,6 +126,7 @@ class AlertingStage:
     async def tick(self, now: datetime | None = None) -> int:
         """Flush the due groups and send what dedup and the budgets allow; returns messages sent."""
         now = now or self._clock.now()
+        self._grouper.expire(now)
         self._silencer.refresh(now)
         firing_labels = self._grouper.firing_labels()
         for group in self._grouper.due(now):
@@ -122,7 +136,7 @@ class AlertingStage:
                 if pending is not None:
                     self._queues.setdefault(group.route.receiver, {})[group.key] = pending
             if self._escalator is not None and not any(g.is_firing for g in group.alerts.values()):
-                self._escalator.settled(group, now)
+                await self._escalator.settled(group, now)
             self._grouper.flushed(group, now)
         sends = []
         for receiver_name, queue in self._queues.items():
@@ -156,7 +170,8 @@ class AlertingStage:
         if self._escalator is None:
             return 0
         sent = 0
-        for step in self._escalator.due(now):
+        muting = partial(self._escalation_muting, now)
+        for step in await self._escalator.due(now, muting):
             group = self._grouper.get(step.group_key)
             firing = [g for g in group.alerts.values() if g.is_firing] if group else []
             if group is None or not firing:
@@ -170,9 +185,15 @@ class AlertingStage:
                     log.error("escalation.unknown_receiver receiver=%s", name)
                     continue
                 delivery = await self._deliver(receiver, replace(notification, receiver=name), 0)
-                self._record(receiver, notification.group_key, alerts, delivery, False)
+                await asyncio.to_thread(
+                    self._record, receiver, notification.group_key, alerts, delivery, False
+                )
                 sent += int(delivery.delivered)
         return sent
+
+    def _escalation_muting(self, now: datetime, group_key: str) -> Muting:
+        group = self._grouper.get(group_key)
+        return muting_of(group, now, self._is_muted, self._silencer.muting)
 
     async def _deliver(
         self, receiver: Receiver, notification: Notification, start: int
@@ -184,7 +205,7 @@ class AlertingStage:
             receiver.channels[start:], notification, self._clock, self._sleep, self._recipients
         )
         if self._escalator is not None and delivery.channel == "voice":
-            self._escalator.call_placed(
+            await self._escalator.call_placed(
                 notification.group_key, delivery.reference, self._clock.now()
             )
         return delivery
@@ -287,7 +308,7 @@ class AlertingStage:
                 for grouped in item.resolved:
                     item.group.alerts.pop(grouped.alert.fingerprint, None)
                 if self._escalator is not None:
-                    self._escalator.notified(item.group, item.firing)
+                    await self._escalator.notified(item.group, item.firing)
         self._record(receiver, notification.group_key, alerts, delivery, is_digest)
         return 1 if delivery.delivered else 0
 

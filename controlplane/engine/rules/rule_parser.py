@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final, get_args
 
-from controlplane.contracts import DegradationLevel
+from controlplane.contracts import DegradationLevel, MessageClass
 from controlplane.engine.aggregates import VALUES
 from controlplane.engine.alerts import NoDataPolicy
 from controlplane.engine.cel_expr import CelExpression
@@ -52,6 +52,7 @@ ACTION_PARAMS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "degrade": (frozenset({"level", "sample_ratio"}), "level"),
 }
 _DEGRADATION_LEVELS: Final = get_args(DegradationLevel)
+_MESSAGE_CLASSES: Final = get_args(MessageClass)
 _NO_DATA: Final = tuple(policy.value for policy in NoDataPolicy)
 
 
@@ -366,8 +367,10 @@ def _action(reader: FieldReader, path: Path, kind: str, params: Any) -> RuleActi
             compiled[name] = float(value)
         elif name == "level" and value not in _DEGRADATION_LEVELS:
             reader.fail((*path, name), f"expected one of {', '.join(_DEGRADATION_LEVELS)}")
-        elif not isinstance(value, str):
+        elif not isinstance(value, str) or not value.strip():
             reader.fail((*path, name), "expected text (a template such as {{ labels.supplier }})")
+        elif name == "message_class" and "{" not in value and value not in _MESSAGE_CLASSES:
+            reader.fail((*path, name), f"expected one of {', '.join(_MESSAGE_CLASSES)}")
         else:
             try:
                 compiled[name] = compile_template(value)

@@ -30,6 +30,7 @@ from sendtier.suppliers.sim.web import china_time, form_params, json_response, m
 VERSION: Final = "2017-05-25"
 MAX_SKEW: Final = timedelta(minutes=15)
 MAX_NUMBERS: Final = 1000
+MAX_BATCH_NUMBERS: Final = 100  # SendBatchSms PhoneNumberJson
 MAX_PARAM_CHARS: Final = 35  # per template variable (C: Alibaba's documented variable cap)
 _COMMON: Final = (
     "AccessKeyId",
@@ -127,6 +128,8 @@ class AliyunApi:
         action = params["Action"]
         if action == "SendSms":
             return self._send_sms(params)
+        if action == "SendBatchSms":
+            return self._send_batch_sms(params)
         if action == "QuerySendDetails":
             return self._query_send_details(params)
         raise AliyunError(
@@ -150,8 +153,54 @@ class AliyunApi:
         phones = [mainland_e164(number) for number in numbers]
         if not phones or None in phones:
             raise self._code("isv.MOBILE_NUMBER_ILLEGAL")
-        sign_name, template_code = params["SignName"], params["TemplateCode"]
-        values = self._template_values(params.get("TemplateParam"))
+        attempt = self._attempt(
+            tuple(phone for phone in phones if phone is not None),
+            params["SignName"],
+            params["TemplateCode"],
+            self._template_values(params.get("TemplateParam")),
+            params.get("OutId") or None,
+        )
+        return self._answer([attempt])
+
+    def _send_batch_sms(self, params: dict[str, str]) -> dict[str, Any]:
+        """SendBatchSms: a signature and parameters per number, one template, one BizId."""
+        for name in ("PhoneNumberJson", "SignNameJson", "TemplateCode"):
+            if not params.get(name):
+                raise _missing(name)
+        numbers = self._json_array(params["PhoneNumberJson"])
+        signs = self._json_array(params["SignNameJson"])
+        raw_values = params.get("TemplateParamJson")
+        values = self._json_array(raw_values) if raw_values else [{}] * len(numbers)
+        if len(numbers) > MAX_BATCH_NUMBERS:
+            raise self._code("isv.MOBILE_COUNT_OVER_LIMIT")
+        if not numbers or len(signs) != len(numbers) or len(values) != len(numbers):
+            raise self._code("isv.INVALID_PARAMETERS")
+        attempts = []
+        for number, sign, value in zip(numbers, signs, values, strict=True):
+            phone = mainland_e164(number) if isinstance(number, str) else None
+            if phone is None:
+                raise self._code("isv.MOBILE_NUMBER_ILLEGAL")
+            if not isinstance(sign, str) or not sign:
+                raise self._code("isv.INVALID_PARAMETERS")
+            attempt = self._attempt(
+                (phone,),
+                sign,
+                params["TemplateCode"],
+                self._string_values(value),
+                params.get("OutId") or None,
+            )
+            attempts.append(attempt)
+        return self._answer(attempts)
+
+    def _attempt(
+        self,
+        phones: tuple[str, ...],
+        sign_name: str,
+        template_code: str,
+        values: dict[str, str],
+        out_id: str | None,
+    ) -> SubmitAttempt:
+        """One signature, template and parameter set for `phones`, checked as Alibaba does."""
         template = self._engine.template(template_code)
         if template is not None:
             if any(name not in values for name in template.params):
@@ -165,22 +214,33 @@ class AliyunApi:
             for name, value in values.items():
                 text = text.replace("${" + name + "}", value)
         content = f"【{sign_name}】{text or ''.join(values.values())}"
-        attempt = SubmitAttempt(
-            phones=tuple(phone for phone in phones if phone is not None),
+        return SubmitAttempt(
+            phones=phones,
             sign_name=sign_name,
             template_code=template_code,
             message_class=template.message_class if template else "notification",
             # Without the template's text the billed length is unknown: one segment.
             segments=count_segments(content).segments if text is not None else 1,
             content=content,
-            out_id=params.get("OutId") or None,
+            out_id=out_id,
         )
-        reply = self._engine.submit(attempt)
+
+    def _answer(self, attempts: list[SubmitAttempt]) -> dict[str, Any]:
+        reply = self._engine.submit_call(attempts)
         if reply.refusal is not None:
             spec = self._engine.profile.code(reply.refusal.code)
             raise AliyunError(spec.code, reply.refusal.message, spec.http_status)
         batch_id = next(r.submission.batch_id for r in reply.recipients if r.submission)
         return {"Code": "OK", "Message": "OK", "BizId": batch_id}
+
+    def _json_array(self, raw: str) -> list[Any]:
+        try:
+            values = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise self._code("isv.INVALID_JSON_PARAM") from None
+        if not isinstance(values, list):
+            raise self._code("isv.INVALID_JSON_PARAM")
+        return values
 
     def _template_values(self, raw: str | None) -> dict[str, str]:
         if not raw:
@@ -189,6 +249,10 @@ class AliyunApi:
             values = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise self._code("isv.INVALID_JSON_PARAM") from None
+        return self._string_values(values)
+
+    def _string_values(self, values: object) -> dict[str, str]:
+        """A JSON object of strings: `{"code":1234}` is refused with isv.INVALID_JSON_PARAM."""
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             raise self._code("isv.INVALID_JSON_PARAM")
         return values

@@ -70,6 +70,7 @@ class Pacing:
 @dataclass(slots=True)
 class _Pending:
     phone: str
+    attempt: SubmitAttempt
     magic: MagicOutcome | None
     refusal: Refusal | None = None
     forced: tuple[Outcome, str] | None = None
@@ -194,28 +195,36 @@ class SimulatorEngine:
 
     def submit(self, attempt: SubmitAttempt) -> SubmitReply:
         """Decide one submit call: throttle, account, approvals, then each recipient."""
+        return self.submit_call([attempt])
+
+    def submit_call(self, attempts: Sequence[SubmitAttempt]) -> SubmitReply:
+        """Decide one call that carries several attempts, each with its own signature and text
+        (Alibaba SendBatchSms): one throttle token, one error draw, one call id."""
         self.counters.requests += 1
         if self._bucket is not None and not self._bucket.take(self.clock.monotonic()):
             return self._refuse(self.refusal(Verdict.THROTTLED))
-        account = self._account_refusal(attempt)
-        forced_all: tuple[Outcome, str] | None = None
-        if account is not None:
-            if self.profile.code(account.code).scope != "async":
-                return self._refuse(account)
-            forced_all = (self.profile.code(account.code).async_outcome, account.code)
+        pending: list[_Pending] = []
+        for attempt in attempts:
+            account = self._account_refusal(attempt)
+            forced: tuple[Outcome, str] | None = None
+            if account is not None:
+                if self.profile.code(account.code).scope != "async":
+                    return self._refuse(account)
+                forced = (self.profile.code(account.code).async_outcome, account.code)
+            pending += (
+                _Pending(phone, attempt, self._magic.get(phone), forced=forced)
+                for phone in attempt.phones
+            )
         now_s = self.clock.now().timestamp()
-        pending = [
-            _Pending(phone, self._magic.get(phone), forced=forced_all) for phone in attempt.phones
-        ]
         call_error = None
         if not self.profile.per_recipient_results and any(p.magic is None for p in pending):
             call_error = self._draw_error()
         running_cost = 0.0
         for item in pending:
             if item.magic is None and item.forced is None:
-                item.refusal = self._recipient_refusal(item.phone, attempt, now_s, call_error)
+                item.refusal = self._recipient_refusal(item.phone, item.attempt, now_s, call_error)
             if item.refusal is None and item.forced is None:
-                item.cost = self._ledger.cost(attempt.segments)
+                item.cost = self._ledger.cost(item.attempt.segments)
                 if self._ledger.covers(running_cost + item.cost):
                     running_cost += item.cost
                 else:
@@ -226,7 +235,7 @@ class SimulatorEngine:
                     return self._refuse(item.refusal)
                 if spec.scope == "async":
                     item.forced, item.refusal = (spec.async_outcome, item.refusal.code), None
-        return self._commit(attempt, pending, now_s)
+        return self._commit(pending, now_s)
 
     def _account_refusal(self, attempt: SubmitAttempt) -> Refusal | None:
         mode = self.outage()
@@ -285,7 +294,7 @@ class SimulatorEngine:
         self.counters.refused[refusal.code] += 1
         return SubmitReply(refusal)
 
-    def _commit(self, attempt: SubmitAttempt, pending: list[_Pending], now_s: float) -> SubmitReply:
+    def _commit(self, pending: list[_Pending], now_s: float) -> SubmitReply:
         accepted = [item for item in pending if item.refusal is None]
         batch_id, message_ids = self.profile.make_ids(self.sampler, len(accepted))
         ids = iter(message_ids)
@@ -298,13 +307,13 @@ class SimulatorEngine:
                 continue
             self._ledger.spend(item.cost)
             if item.magic is None:
-                self._limiter.record(item.phone, attempt, now_s)
+                self._limiter.record(item.phone, item.attempt, now_s)
             submission = Submission(
                 message_id=next(ids),
                 batch_id=batch_id,
                 phone=item.phone,
                 carrier=carrier_of(item.phone),
-                attempt=attempt,
+                attempt=item.attempt,
                 submitted_at=now,
             )
             self._fates.plan(submission, self._plan, self.callback_url, item.magic, item.forced)

@@ -1,0 +1,204 @@
+"""The readings degradation triggers compare with their thresholds, from our own figures or PromQL.
+
+- ingest rate: receipts per second on sms.receipts, counted from a durable of our own, each
+  receipt by its weight: a sampled receipt stands for 1/ratio, so entering `sample` does not
+  make the rate look lower than the load it stands for (which would flap straight back out).
+- bus lag: messages a consumer (by default the send tier's receipt storage) has not acked.
+- persist latency: mean seconds per stored receipt batch since the last reading, from the
+  control plane's own persister.
+A trigger with a `promql` query reads that instead (the largest value of its series). A source
+that cannot be read gives None, and its trigger holds the current level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final, Protocol
+
+import msgspec
+from prometheus_client import CollectorRegistry
+
+from controlplane.actions.degradation_levels import configured_triggers
+from controlplane.bus import RECEIPTS, Bus, Subscription
+from controlplane.clock import Clock
+from controlplane.engine.promql import PrometheusClient, PromQLError
+from controlplane.settings import BusLagTrigger, DegradationTriggers, PrometheusSettings
+
+log = logging.getLogger(__name__)
+
+FETCH_MESSAGES: Final = 256
+FETCH_TIMEOUT_S: Final = 0.25
+RATE_DURABLE: Final = "smsctl-degradation-rate"
+
+
+class ReadingSource(Protocol):
+    """One figure a trigger watches."""
+
+    async def read(self, now: datetime) -> float | None: ...
+
+
+class _Weight(msgspec.Struct):
+    """The fields of a Receipt the rate needs; decoding skips the others."""
+
+    weight: float = 1.0
+    received_at: datetime | None = None
+
+
+_weights = msgspec.msgpack.Decoder(list[_Weight])
+
+
+class ReceiptRate:
+    """Weighted receipts per second on sms.receipts between two readings."""
+
+    def __init__(self, bus: Bus, clock: Clock, durable: str = RATE_DURABLE) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._durable = durable
+        self._counted = 0.0
+        # Receipts received before the source started (a durable's backlog) are not load now.
+        self._since: datetime | None = None
+        self._last_read: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def counted(self) -> float:
+        """Weighted receipts counted since the last reading."""
+        return self._counted
+
+    def count(self, payload: bytes) -> None:
+        """Add one sms.receipts payload (a msgpack batch of receipts)."""
+        since = self._since
+        self._counted += sum(
+            item.weight
+            for item in _weights.decode(payload)
+            if since is None or item.received_at is None or item.received_at >= since
+        )
+
+    async def read(self, now: datetime) -> float | None:
+        elapsed_from = self._last_read
+        self._last_read = self._clock.monotonic()
+        counted, self._counted = self._counted, 0.0
+        if elapsed_from is None or self._last_read <= elapsed_from:
+            return None  # the first reading opens the interval
+        return counted / (self._last_read - elapsed_from)
+
+    async def start(self) -> None:
+        subscription = await self._bus.subscribe(RECEIPTS, self._durable)
+        self._since = self._clock.now()
+        self._last_read = self._clock.monotonic()
+        self._task = asyncio.create_task(self._run(subscription), name="degradation-rate")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self, subscription: Subscription) -> None:
+        try:
+            while True:
+                deliveries = await subscription.fetch(FETCH_MESSAGES, FETCH_TIMEOUT_S)
+                for delivery in deliveries:
+                    try:
+                        self.count(delivery.data)
+                    except msgspec.DecodeError as exc:
+                        log.error("degradation.rate undecodable payload error=%s", exc)
+                await asyncio.gather(*(delivery.ack() for delivery in deliveries))
+        finally:
+            await subscription.close()
+
+
+class BusLag:
+    """Messages on `subject` that `durable` has not acknowledged yet."""
+
+    def __init__(self, bus: Bus, subject: str, durable: str) -> None:
+        self._bus = bus
+        self._subject = subject
+        self._durable = durable
+
+    async def read(self, now: datetime) -> float | None:
+        try:
+            return float(await self._bus.pending(self._subject, self._durable))
+        except LookupError:
+            log.warning(
+                "degradation.bus_lag no durable subject=%s durable=%s", self._subject, self._durable
+            )
+            return None
+
+
+class PersistLatency:
+    """Mean seconds per receipt batch written by our persister since the last reading."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self._last = (0.0, 0.0)
+
+    async def read(self, now: datetime) -> float | None:
+        labels = {"kind": "receipts"}
+        total = self._registry.get_sample_value("smsctl_persist_batch_seconds_sum", labels) or 0.0
+        count = self._registry.get_sample_value("smsctl_persist_batch_seconds_count", labels) or 0.0
+        last_total, last_count = self._last
+        self._last = (total, count)
+        if count <= last_count:
+            return 0.0  # nothing written since: no write is slow
+        return (total - last_total) / (count - last_count)
+
+
+class PromQLReading:
+    """The largest value an instant query returns; None when it fails or returns nothing."""
+
+    def __init__(self, client: PrometheusClient, query: str) -> None:
+        self._client = client
+        self._query = query
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def read(self, now: datetime) -> float | None:
+        try:
+            samples = await self._client.query_instant(self._query, now)
+        except PromQLError as exc:
+            log.warning("degradation.promql failed query=%r error=%s", self._query, exc)
+            return None
+        return max((sample.value for sample in samples), default=None)
+
+
+def build_sources(
+    triggers: DegradationTriggers,
+    bus: Bus,
+    registry: CollectorRegistry,
+    prometheus: PrometheusSettings,
+    clock: Clock,
+) -> dict[str, ReadingSource]:
+    """A source for every configured trigger: its PromQL query, or our own figure."""
+    sources: dict[str, ReadingSource] = {}
+    for name, trigger in configured_triggers(triggers).items():
+        if trigger.promql:
+            client = PrometheusClient.from_settings(prometheus)
+            sources[name] = PromQLReading(client, trigger.promql)
+        elif isinstance(trigger, BusLagTrigger):
+            sources[name] = BusLag(bus, trigger.subject, trigger.durable)
+        elif name == "ingest_rate":
+            sources[name] = ReceiptRate(bus, clock)
+        else:
+            sources[name] = PersistLatency(registry)
+    return sources
+
+
+async def read_all(sources: Mapping[str, ReadingSource], now: datetime) -> dict[str, float | None]:
+    """Every source's reading, read concurrently; a source that raises reads as None."""
+    names = list(sources)
+    values = await asyncio.gather(
+        *(sources[name].read(now) for name in names), return_exceptions=True
+    )
+    readings: dict[str, float | None] = {}
+    for name, value in zip(names, values, strict=True):
+        if isinstance(value, BaseException):
+            log.error("degradation.reading failed trigger=%s error=%r", name, value)
+            readings[name] = None
+        else:
+            readings[name] = value
+    return readings

@@ -1,0 +1,62 @@
+"""Alertmanager's alert API on the control plane: POST /api/v2/alerts, the same JSON body.
+
+So Prometheus (or anything that posts to Alertmanager) can point at smsctl unchanged: the
+handler decodes, validates and hands the alerts to the alerting stage, which groups them exactly
+as it groups the rule engine's. Posted alerts live in memory as in Alertmanager; senders re-post
+firing alerts every few seconds, and the notification log keeps a restart from re-notifying.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from controlplane.alerting.pipeline.posted import MalformedBody, decode_alerts, to_grouped
+from controlplane.auth import Principal
+from controlplane.service import ControlPlane
+from controlplane.web.errors import ApiError
+from controlplane.web.ingest import read_limited
+from controlplane.web.responses import JsonResponse
+from controlplane.web.security import require_scope
+
+router = APIRouter()
+KIND = "alerts"  # the label of the accepted/rejected event counters
+
+
+@router.post("/api/v2/alerts")
+async def post_alerts(
+    request: Request, _: Annotated[Principal, Depends(require_scope("ingest"))]
+) -> JsonResponse:
+    service: ControlPlane = request.app.state.service
+    alerting = service.alerting
+    if alerting is None:  # the router is only mounted with alerting configured
+        raise ApiError(404, "alerting is not configured")
+    metrics = service.metrics
+    try:
+        body = await read_limited(request, service.settings.ingest.max_body_bytes)
+        posted = decode_alerts(body)
+    except ApiError:
+        metrics.events_rejected.labels(KIND, "too_large").inc()
+        raise
+    except MalformedBody as bad:
+        metrics.events_rejected.labels(KIND, "invalid").inc()
+        raise ApiError(400, "invalid alerts", field=bad.field, detail=bad.detail) from None
+    batch = to_grouped(posted, service.clock.now(), alerting.config.resolve_timeout_s)
+    # Valid alerts are taken even when others in the batch are not, as Alertmanager does.
+    alerting.stage.receive(batch.alerts)
+    metrics.events_accepted.labels(KIND).inc(len(batch.alerts))
+    if batch.problems:
+        metrics.events_rejected.labels(KIND, "invalid").inc(len(batch.problems))
+        first = batch.problems[0]
+        raise ApiError(
+            400,
+            "invalid alerts",
+            field=first.field,
+            detail=first.detail,
+            problems=[problem.to_json() for problem in batch.problems],
+            accepted=len(batch.alerts),
+        )
+    return JsonResponse(
+        {"accepted": len(batch.alerts), "firing": batch.firing, "resolved": batch.resolved}
+    )

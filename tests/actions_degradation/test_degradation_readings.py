@@ -1,0 +1,85 @@
+"""The readings triggers compare: weighted receipt rate, bus lag, persist latency, PromQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import msgspec
+import pytest
+from degradation_world import T0, receipt, until
+from prometheus_client import CollectorRegistry, Histogram
+
+from controlplane.actions.degradation_readings import (
+    BusLag,
+    PersistLatency,
+    PromQLReading,
+    ReceiptRate,
+)
+from controlplane.bus import RECEIPTS, MemoryBus
+from controlplane.clock import ManualClock
+from controlplane.contracts import encode_batch
+from controlplane.engine.promql import PrometheusClient
+
+
+async def test_the_rate_counts_weights_and_skips_a_backlog_received_before_it_started() -> None:
+    bus = MemoryBus()
+    await bus.start()
+    clock = ManualClock(T0)
+    old = [
+        msgspec.structs.replace(receipt(f"old-{n}", "otp"), received_at=T0 - timedelta(hours=1))
+        for n in range(1000)
+    ]
+    await bus.publish(RECEIPTS, encode_batch(old))
+    rate = ReceiptRate(bus, clock)
+    await rate.start()
+    try:
+        new = [
+            msgspec.structs.replace(receipt(f"new-{n}", "marketing", weight=4.0), received_at=T0)
+            for n in range(25)
+        ]
+        await bus.publish(RECEIPTS, encode_batch(new))
+        await until(lambda: rate.counted >= 100)
+        clock.advance(10)
+        reading = await rate.read(clock.now())
+    finally:
+        await rate.stop()
+        await bus.close()
+
+    assert reading == 10.0  # 25 receipts standing for 4 each, over 10 s
+
+
+async def test_bus_lag_is_what_the_durable_has_not_acked_and_unknown_durables_read_none() -> None:
+    bus = MemoryBus()
+    await bus.start()
+    subscription = await bus.subscribe(RECEIPTS, "sendtier-persist-receipts")
+    await bus.publish_many(RECEIPTS, [encode_batch([receipt(f"m-{n}", "otp")]) for n in range(3)])
+    try:
+        lag = await BusLag(bus, RECEIPTS, "sendtier-persist-receipts").read(T0)
+        unknown = await BusLag(bus, RECEIPTS, "nobody").read(T0)
+    finally:
+        await subscription.close()
+        await bus.close()
+
+    assert (lag, unknown) == (3.0, None)
+
+
+async def test_persist_latency_is_the_mean_batch_time_since_the_last_reading() -> None:
+    registry = CollectorRegistry()
+    batches = Histogram("smsctl_persist_batch_seconds", "", ["kind"], registry=registry)
+    latency = PersistLatency(registry)
+    batches.labels("receipts").observe(0.5)
+    first = await latency.read(T0)
+    batches.labels("receipts").observe(0.1)
+    batches.labels("receipts").observe(0.3)
+    second = await latency.read(T0)
+    idle = await latency.read(T0)
+
+    assert (first, second, idle) == (0.5, pytest.approx(0.2), 0.0)
+
+
+async def test_a_promql_reading_from_an_unreachable_prometheus_is_none() -> None:
+    reading = PromQLReading(PrometheusClient("http://127.0.0.1:9", timeout_s=0.5), "up")
+    try:
+        assert await reading.read(T0) is None
+    finally:
+        reading.close()

@@ -1,0 +1,265 @@
+"""The whole system in this process for an end-to-end scenario: send tier, control plane, four
+simulated suppliers and a webhook receiver for notifications, on a bus and database of choice.
+
+The wiring is what `make run` starts (controlplane/system.py), with test settings: fast
+simulators, short rule windows, alerts to a webhook fake, free ports, and either the memory
+bus + SQLite or JetStream (a stream of its own, deleted at the end) + the test's MariaDB.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from controlplane.bus import JetStreamBus
+from controlplane.clock import Clock, system_clock
+from controlplane.service import ControlPlane
+from controlplane.settings import BusSettings, DatabaseSettings, Settings
+from controlplane.web.app import create_app
+from controlplane.web.serving import Served, ServerGroup
+from notifiers.fakes.server import running_fake
+from notifiers.fakes.webhook import WebhookReceiverFake
+from sendtier.demo import DemoPlatform, DemoPorts, demo_platform, platform_from, stand_in_simulators
+from sendtier.stack import RunningServices, make_sendtier_bus, running_services
+from sendtier.suppliers.sim import FaultPlan, RunningSimulator
+from sendtier.suppliers.sim.server import running_simulator
+
+ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SUPPLIERS = ("aliyun", "tencent", "twilio", "cmpp")
+# Suppliers that answer at once and report within half a second: a fault shows in seconds.
+FAST_PLAN: dict[str, Any] = {
+    "submit": {"latency": {"kind": "fixed", "median_ms": 2}},
+    "throttle": False,
+    "per_recipient_limits": [],
+    "receipts": {
+        "delay": {"kind": "uniform", "median_ms": 300, "p99_ms": 500},
+        "validity_s": 1.0,
+        "batching": {"max_per_push": 50, "flush_interval_ms": 50},
+    },
+}
+# A delivery rule over short windows, acting as the shipped rule does over minutes.
+DELIVERY_RULES = """
+groups:
+  - name: e2e-delivery
+    interval: 1s
+    rules:
+      - alert: SupplierDeliveryRateLow
+        source: receipts
+        by: [supplier, carrier]
+        window: 10s
+        when: delivery_rate < 0.85 && total >= 20
+        for: 0s
+        labels: {severity: critical}
+        annotations:
+          summary: "{{ labels.supplier }} to {{ labels.carrier }}: delivery {{ value | percent }}"
+"""
+ALERTING = """
+route:
+  receiver: ops
+  group_by: [alertname, supplier, carrier]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+receivers:
+  - name: ops
+    webhook_configs:
+      - url: {url}/ops
+        send_resolved: true
+"""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the system keeps its events and state."""
+
+    name: str
+    database_url: str
+    bus: BusSettings
+
+
+def memory_backend(directory: Path) -> Backend:
+    return Backend("memory+sqlite", f"sqlite:///{directory}/e2e.db", BusSettings())
+
+
+def jetstream_backend(mariadb_url: str, nats_url: str, stream: str) -> Backend:
+    bus = BusSettings(backend="jetstream", url=nats_url, stream=stream, namespace=stream)
+    return Backend("jetstream+mariadb", mariadb_url, bus)
+
+
+@dataclass
+class RunningSystem:
+    """Handles on every part of a running system, for driving it and reading what it did."""
+
+    backend: Backend
+    platform: DemoPlatform
+    control_plane: ControlPlane
+    control_url: str
+    services: RunningServices
+    simulators: dict[str, RunningSimulator]
+    notifications: WebhookReceiverFake
+    http: httpx.AsyncClient  # the control plane's API, as an admin
+    clock: Clock
+    plans: dict[str, FaultPlan] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return self.services.urls["api"]
+
+    @property
+    def tenant_token(self) -> str:
+        return self.platform.tenant_tokens["demo"]
+
+    def set_plan(self, supplier: str, plan: Mapping[str, Any]) -> FaultPlan:
+        """Replace a simulator's fault plan while it runs (what POST /_sim/plan does)."""
+        applied = self.simulators[supplier].set_plan(plan)
+        self.plans[supplier] = applied
+        return applied
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1 (held together while picked, so all differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def e2e_platform(backend: Backend, directory: Path) -> DemoPlatform:
+    """The demo platform on free ports, the backend's bus and database, and a routing cache."""
+    api, dispatch, receipts, persist, *sims = free_ports(8)
+    ports = DemoPorts(api, dispatch, receipts, persist, (sims[0], sims[1], sims[2], sims[3]))
+    demo = demo_platform(ports, DatabaseSettings(url=backend.database_url), backend.bus)
+    document = copy.deepcopy(demo.document)
+    document["log_level"] = "WARNING"
+    document["dispatch"]["routing_cache_path"] = str(directory / "routing-cache.json")
+    for supplier in document["suppliers"]:
+        supplier["timeout_s"] = 10.0  # a loaded machine must not turn slow answers into faults
+    return platform_from(document, demo.tenant_tokens)
+
+
+def fast_cutover(platform: DemoPlatform) -> dict[str, Any]:
+    """Cut-over over the send tier's own routes, on a scale of seconds: a short dwell, a short
+    cool-down and canary steps of a second each (10 %, 50 %, then all: 1 % of this traffic
+    would take minutes to show health)."""
+    routes = [route.model_dump() for route in platform.settings.dispatch.default_routes]
+    return {
+        "routes": routes,
+        # Receipts count as missing 2 s after they were due, judged over the last 10 s.
+        "health": {
+            "receipt_overdue_min_s": 2.0,
+            "recent_window_s": 10,
+            "receipts_missing_min_submits": 10,
+        },
+        "safety": {"min_dwell_s": 1.0},
+        "failback": {"cooldown_s": 2.0, "steps": [0.1, 0.5, 1.0], "window_s": 1.0},
+        "notice_hold_s": 30.0,
+        "tick_s": 0.2,
+    }
+
+
+def control_plane_settings(
+    platform: DemoPlatform,
+    backend: Backend,
+    directory: Path,
+    notifications_url: str,
+    rules_yaml: str,
+    overrides: Mapping[str, Any],
+) -> Settings:
+    """The control plane watching the send tier's bus, alerting to the webhook fake."""
+    rules = directory / "rules.yaml"
+    rules.write_text(rules_yaml, encoding="utf-8")
+    alerting = directory / "alerting.yaml"
+    alerting.write_text(ALERTING.replace("{url}", notifications_url), encoding="utf-8")
+    raw: dict[str, Any] = {
+        "database": {"url": backend.database_url},
+        "bus": backend.bus.model_dump(),
+        # The send tier's persistence stores the events; the control plane only watches them.
+        "ingest": {"persist_enabled": False},
+        "rules": {"paths": [str(rules)], "watch": False},
+        "prometheus": {"url": "http://127.0.0.1:9", "query_timeout_s": 1.0},
+        "auth": {"tokens": [{"name": "e2e", "token": ADMIN_TOKEN, "scopes": ["admin"]}]},
+        "alerting": {"config": str(alerting), "ack_secret": "e2e-ack-secret-0123456789"},
+        "cutover": fast_cutover(platform),
+        "log_level": "WARNING",
+    }
+    for section, values in overrides.items():
+        raw[section] = {**raw.get(section, {}), **values}
+    return Settings.model_validate(raw)
+
+
+@asynccontextmanager
+async def running_system(
+    backend: Backend,
+    directory: Path,
+    *,
+    rules_yaml: str = DELIVERY_RULES,
+    settings_overrides: Mapping[str, Any] | None = None,
+    plans: Mapping[str, Mapping[str, Any]] | None = None,
+    clock: Clock = system_clock,
+) -> AsyncIterator[RunningSystem]:
+    """Start everything, yield handles, then stop it all (front doors first) and clean up."""
+    platform = e2e_platform(backend, directory)
+    fast = FaultPlan.model_validate(FAST_PLAN)
+    given = {name: FaultPlan.model_validate(plan) for name, plan in (plans or {}).items()}
+    sites = stand_in_simulators(platform.settings, given, default_plan=fast)
+    bus = make_sendtier_bus(platform.settings, clock)
+    await bus.start()
+    try:
+        async with AsyncExitStack() as stack:
+            notifications = WebhookReceiverFake(clock)
+            notifications_url = await stack.enter_async_context(running_fake(notifications.app))
+            settings = control_plane_settings(
+                platform,
+                backend,
+                directory,
+                notifications_url,
+                rules_yaml,
+                settings_overrides or {},
+            )
+            control_plane = ControlPlane(settings, environ={}, clock=clock, bus=bus)
+            front = ServerGroup(
+                [Served("control-plane", create_app(control_plane), "127.0.0.1", free_ports(1)[0])]
+            )
+            simulators = {}
+            for name, site in sites.items():
+                simulators[name] = await stack.enter_async_context(
+                    running_simulator(site.config, clock, host=site.host, port=site.port)
+                )
+            services = await stack.enter_async_context(
+                running_services(platform.settings, clock=clock, bus=bus)
+            )
+            urls = await front.start()
+            stack.push_async_callback(front.stop)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=urls["control-plane"], headers=ADMIN, timeout=10.0)
+            )
+            yield RunningSystem(
+                backend,
+                platform,
+                control_plane,
+                urls["control-plane"],
+                services,
+                simulators,
+                notifications,
+                http,
+                clock,
+                {name: sites[name].config.plan for name in sites},
+            )
+    finally:
+        if isinstance(bus, JetStreamBus):
+            await bus.delete_stream()
+        await bus.close()

@@ -1,0 +1,58 @@
+"""The whole system under steady traffic with healthy suppliers: the baseline every fault
+scenario departs from. Run in process on the memory bus + SQLite and on JetStream + MariaDB."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from outcome_checks import (
+    assert_no_message_lost_or_sent_twice,
+    firing_alerts,
+    notification_texts,
+    read_outcome,
+    taken_by_supplier,
+    wait_until_all_submitted,
+)
+from steady_traffic import steady_traffic
+from system_world import (
+    SUPPLIERS,
+    Backend,
+    jetstream_backend,
+    memory_backend,
+    running_system,
+)
+
+RATE = 60.0  # messages/s over all suppliers
+STEADY_S = 4.0
+
+
+@pytest.fixture(params=["memory+sqlite", "jetstream+mariadb"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "memory+sqlite":
+        return memory_backend(tmp_path)
+    return jetstream_backend(
+        request.getfixturevalue("mariadb_url"),
+        request.getfixturevalue("nats_url"),
+        request.getfixturevalue("unique_name"),
+    )
+
+
+async def test_healthy_suppliers_share_steady_traffic_with_every_message_sent_once_and_no_alert(
+    backend: Backend, tmp_path: Path
+) -> None:
+    async with running_system(backend, tmp_path) as system:
+        async with steady_traffic(system.api_url, system.tenant_token, RATE) as traffic:
+            await asyncio.sleep(STEADY_S)
+        accepted = traffic.accepted.messages
+        await wait_until_all_submitted(system, accepted)
+        alerts = await firing_alerts(system, "SupplierDeliveryRateLow")
+        outcome = await asyncio.to_thread(read_outcome, system.services.database)
+
+    assert traffic.accepted.refused == []
+    assert len(accepted) >= RATE * STEADY_S * 0.8
+    assert_no_message_lost_or_sent_twice(outcome, accepted)
+    assert set(taken_by_supplier(outcome, accepted)) == set(SUPPLIERS)
+    assert alerts == []
+    assert notification_texts(system) == []
