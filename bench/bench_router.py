@@ -84,6 +84,8 @@ class WebhookSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a proxy
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 arrival = Arrival(time.monotonic(), orjson.loads(body))
@@ -96,7 +98,10 @@ class WebhookSink:
             def log_message(self, format: str, *args: Any) -> None:
                 return None  # one line per notification would drown the bench's output
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default 5 resets connections a router opens at once
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -191,10 +196,12 @@ def smsctl(workdir: Path, sink: WebhookSink, database_url: str) -> Iterator[Rout
 
 
 def alert_labels(run: str, group: int, instance: int) -> dict[str, str]:
+    # The group value carries the run too: a group a router already holds (from an earlier
+    # run) would wait group_interval, not group_wait.
     return {
         "alertname": "RouterBench",
         "run": run,
-        "group": f"g{group:03d}",
+        "group": f"g{group:03d}@{run}",
         "instance": f"i{instance:02d}",
         "severity": "warning",
     }
@@ -239,7 +246,8 @@ GroupShape = tuple[tuple[tuple[str, str], ...], frozenset[tuple[tuple[str, str],
 
 
 def _label_set(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in labels.items() if k != "run"))
+    """The labels without the run: its own label, and its mark on the group label."""
+    return tuple(sorted((k, v.split("@")[0]) for k, v in labels.items() if k != "run"))
 
 
 def group_shapes(payloads: list[dict[str, Any]]) -> set[GroupShape]:
@@ -255,7 +263,7 @@ def group_shapes(payloads: list[dict[str, Any]]) -> set[GroupShape]:
 EXPECTED_SHAPES = group_shapes(
     [
         {
-            "groupLabels": {"group": f"g{group:03d}"},
+            "groupLabels": {"group": f"g{group:03d}@"},
             "alerts": [{"labels": alert_labels("", group, n)} for n in range(ALERTS_PER_GROUP)],
         }
         for group in range(GROUPS)

@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_degrade_commands(commands)
 
+    from controlplane.demo import add_demo_command
+
+    add_demo_command(commands)
     from sendtier.cli import add_sendtier_commands
 
     add_sendtier_commands(commands)

@@ -92,10 +92,14 @@ def supplier_states(table: dict[str, Any], supplier: str, carrier: str) -> dict[
     }
 
 
-def describe_states(states: dict[str, str], table: dict[str, Any], supplier: str) -> str:
+def describe_states(
+    states: dict[str, str], table: dict[str, Any], supplier: str, carrier: str
+) -> str:
+    """ "notification ejected, otp probing 10%": the states, with the canary's share."""
     weights = {
         route["message_class"]: entry["weight"]
         for route in table["routes"]
+        if route["carrier"] == carrier
         for entry in route["suppliers"]
         if entry["supplier"] == supplier
     }
@@ -132,7 +136,7 @@ class _Watcher:
                 "routing",
                 f"routing v{table['version']} by {table.get('changed_by') or '?'}: "
                 f"{targets.supplier} on {targets.carrier}: "
-                f"{describe_states(self.states, table, targets.supplier)}"
+                f"{describe_states(self.states, table, targets.supplier, targets.carrier)}"
                 + (f" ({table['reason']})" if table.get("reason") else ""),
             )
         answer = await self._http.get(
@@ -173,7 +177,7 @@ async def run_scenario_a(
     async with httpx.AsyncClient(headers=headers, timeout=10.0) as http:
         timeline = Timeline(out=out)
         watcher = _Watcher(http, targets, timeline)
-        await watcher.poll()  # the table before the fault: a negative time
+        await watcher.poll()  # the table before the fault
         plan_url = f"{targets.simulator_url}/_sim/plan"
         original = (await http.get(plan_url)).raise_for_status().json()
         faulty = degraded_plan(original, targets.carrier, targets.delivered_share)

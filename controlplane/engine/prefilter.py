@@ -115,7 +115,7 @@ class _Parser:
         self._at = 0
 
     def parse(self) -> _Node:
-        node = self._logic("||")
+        node = self._or()
         if self._at != len(self._tokens):
             raise _Unsupported
         return node
@@ -125,13 +125,24 @@ class _Parser:
             return self._tokens[self._at].text
         return ""
 
-    def _logic(self, op: Literal["||", "&&"]) -> _Node:
-        operand = self._comparison if op == "&&" else lambda: self._logic("&&")
+    def _chain(
+        self,
+        ops: frozenset[str],
+        operand: Callable[[], _Node],
+        combine: Callable[[str, _Node, _Node], _Node],
+    ) -> _Node:
+        """`operand (op operand)*`, left-associative, for one precedence level."""
         node = operand()
-        while self._peek() == op:
+        while (op := self._peek()) in ops:
             self._at += 1
-            node = _logical(op, node, operand())
+            node = combine(op, node, operand())
         return node
+
+    def _or(self) -> _Node:
+        return self._chain(frozenset({"||"}), self._and, _logical)
+
+    def _and(self) -> _Node:
+        return self._chain(frozenset({"&&"}), self._comparison, _logical)
 
     def _comparison(self) -> _Node:
         node = self._sum()
@@ -142,20 +153,10 @@ class _Parser:
         return node
 
     def _sum(self) -> _Node:
-        node = self._product()
-        while self._peek() in ("+", "-"):
-            op = self._tokens[self._at].text
-            self._at += 1
-            node = _arithmetic(_ARITHMETIC[op], node, self._product())
-        return node
+        return self._chain(frozenset({"+", "-"}), self._product, _arithmetic)
 
     def _product(self) -> _Node:
-        node = self._unary()
-        while self._peek() in ("*", "/", "%"):
-            op = self._tokens[self._at].text
-            self._at += 1
-            node = _arithmetic(_ARITHMETIC[op], node, self._unary())
-        return node
+        return self._chain(frozenset({"*", "/", "%"}), self._unary, _arithmetic)
 
     def _unary(self) -> _Node:
         op = self._peek()
@@ -167,7 +168,7 @@ class _Parser:
             operand = self._unary()
             if operand.literal is not None:
                 return _literal(-operand.literal)
-            return _arithmetic(_checked_subtract, _literal(0), operand)
+            return _arithmetic("-", _literal(0), operand)
         return self._primary()
 
     def _primary(self) -> _Node:
@@ -181,7 +182,7 @@ class _Parser:
             name = token.text
             return _Node("int", False, lambda columns: columns[name])
         if token.kind == "op" and token.text == "(":
-            node = self._logic("||")
+            node = self._or()
             if self._peek() != ")":
                 raise _Unsupported
             self._at += 1
@@ -238,8 +239,9 @@ def _negation(operand: _Node) -> _Node:
     return _Node("bool", False, lambda columns: list(map(operator.not_, evaluate(columns))))
 
 
-def _arithmetic(op: Callable[[Any, Any], int | None], left: _Node, right: _Node) -> _Node:
+def _arithmetic(op_text: str, left: _Node, right: _Node) -> _Node:
     left, right = _typed(left, "int"), _typed(right, "int")
+    op = _ARITHMETIC[op_text]
     unchecked = _BY_SAFE_LITERAL.get(op)
     if unchecked is not None and right.literal not in (None, 0, -1) and not left.may_fail:
         return _Node("int", False, _pairwise(unchecked, left, right))

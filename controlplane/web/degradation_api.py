@@ -5,6 +5,7 @@ Handlers validate and delegate to the DegradationService on `app.state.service.d
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -34,7 +35,8 @@ def _degradation(request: Request) -> DegradationService:
     return service
 
 
-def _state(service: DegradationService, history: int) -> dict[str, Any]:
+async def _state(service: DegradationService, history: int) -> dict[str, Any]:
+    versions = await asyncio.to_thread(service.history, history)
     current = service.current
     manual = service.controller.manual
     return {
@@ -48,7 +50,7 @@ def _state(service: DegradationService, history: int) -> dict[str, Any]:
             "reason": manual.reason,
         },
         "automatic_level": service.controller.automatic.level,
-        "history": [version.to_json() for version in service.history(history)],
+        "history": [version.to_json() for version in versions],
     }
 
 
@@ -56,7 +58,7 @@ def _state(service: DegradationService, history: int) -> dict[str, Any]:
 async def show_degradation(
     request: Request, _: Operator, history: Annotated[int, Query(ge=0, le=1000)] = 10
 ) -> JsonResponse:
-    return JsonResponse(_state(_degradation(request), history))
+    return JsonResponse(await _state(_degradation(request), history))
 
 
 @router.put("/v1/degradation/manual")
@@ -72,7 +74,7 @@ async def set_degradation(body: ManualLevelIn, request: Request, who: Operator) 
         )
     except DegradationRequestError as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    return JsonResponse(_state(service, 1))
+    return JsonResponse(await _state(service, 1))
 
 
 @router.delete("/v1/degradation/manual")
@@ -82,4 +84,4 @@ async def clear_degradation(request: Request, who: Operator) -> JsonResponse:
         await service.clear_manual(who.name)
     except DegradationRequestError as exc:
         raise ApiError(404, str(exc), field=exc.field) from None
-    return JsonResponse(_state(service, 1))
+    return JsonResponse(await _state(service, 1))

@@ -74,6 +74,18 @@ class World:
     def state_of(self, supplier: str, carrier: str = "cmcc", cls: MessageClass = "otp") -> str:
         return str(self.entry(supplier, carrier, cls).state)
 
+    def out_of_balance(self, supplier: str) -> None:
+        """The dispatcher tells of a supplier-wide failure: its account has no balance left."""
+        log = SupplierLog(
+            supplier=supplier,
+            level="ERROR",
+            code="BALANCE",
+            text="no balance",
+            at=self.clock.now(),
+            fields={"error_class": "supplier_wide"},
+        )
+        self.health.observe_logs([log], self.clock.now())
+
     def summaries(self) -> list[str]:
         return [d.summary for r in self.rounds for d in r.decisions]
 
@@ -116,19 +128,7 @@ def test_traffic_never_shifts_onto_a_supplier_without_balance() -> None:
     three = {"aliyun": 1.0, "tencent": 1.0, "twilio": 1.0}
     world = World(one_route(three, safety={"min_dwell_s": 0, "max_ejected_share": 0.7}))
     world.run(30, dict.fromkeys(three, 0.97))
-    world.health.observe_logs(
-        [
-            SupplierLog(
-                supplier="tencent",
-                level="ERROR",
-                code="BALANCE",
-                text="no balance",
-                at=world.clock.now(),
-                fields={"error_class": "supplier_wide"},
-            )
-        ],
-        world.clock.now(),
-    )
+    world.out_of_balance("tencent")
     world.run(10, {"aliyun": 0.5, "tencent": 0.97, "twilio": 0.97})
     assert world.state_of("aliyun") == "ejected"
     assert any(s.startswith("cut over aliyun→twilio on carrier cmcc") for s in world.summaries())
@@ -137,19 +137,7 @@ def test_traffic_never_shifts_onto_a_supplier_without_balance() -> None:
 def test_the_one_supplier_left_stays_when_it_fails_too() -> None:
     world = World(one_route({"aliyun": 1.0, "tencent": 1.0}))
     world.run(30, {"aliyun": 0.97, "tencent": 0.97})
-    world.health.observe_logs(
-        [
-            SupplierLog(
-                supplier="tencent",
-                level="ERROR",
-                code="BALANCE",
-                text="no balance",
-                at=world.clock.now(),
-                fields={"error_class": "supplier_wide"},
-            )
-        ],
-        world.clock.now(),
-    )
+    world.out_of_balance("tencent")
     world.run(10, {"aliyun": 0.5, "tencent": 0.97})
     # tencent went first (no balance); aliyun, failing later, is all the route has left.
     assert (world.state_of("aliyun"), world.state_of("tencent")) == ("active", "ejected")

@@ -185,16 +185,3 @@ async def wait_for_notified(
 
     await wait_for(arrived, timeout_s, f"a notification with {labels}")
     return notified(system, **labels)
-
-
-def notification_texts(system: RunningSystem) -> list[str]:
-    """Every notification the webhook receiver got, as one line of text per alert in it:
-    status, labels and annotations, so a check can look for the names it expects."""
-    lines = []
-    for body in system.notifications.inbox.bodies():
-        for alert in body.get("alerts", []):
-            parts = [alert.get("status", "")]
-            parts += [f"{k}={v}" for k, v in sorted(alert.get("labels", {}).items())]
-            parts += [str(v) for v in alert.get("annotations", {}).values()]
-            lines.append(" ".join(parts))
-    return lines

@@ -10,7 +10,7 @@ import pytest
 from outcome_checks import (
     assert_no_message_lost_or_sent_twice,
     firing_alerts,
-    notification_texts,
+    notified_alerts,
     read_outcome,
     taken_by_supplier,
     wait_until_all_submitted,
@@ -55,4 +55,4 @@ async def test_healthy_suppliers_share_steady_traffic_with_every_message_sent_on
     assert_no_message_lost_or_sent_twice(outcome, accepted)
     assert set(taken_by_supplier(outcome, accepted)) == set(SUPPLIERS)
     assert alerts == []
-    assert notification_texts(system) == []
+    assert notified_alerts(system) == []

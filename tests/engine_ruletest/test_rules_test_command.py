@@ -231,7 +231,7 @@ def test_bad_test_file_reports_every_problem_with_file_and_line_and_exits_2(
     assert err.splitlines() == [
         f"{path}:7: {receipts}.0.colour: unknown field of receipts events (known: at, carrier, "
         "count, error_code, every, latency, message_class, message_id, raw_status, status, "
-        "supplier)",
+        "supplier, weight)",
         f"{path}:7: {receipts}.0.every: '1 second' is not a duration: use whole numbers with "
         "units y, w, d, h, m, s, ms, largest first (e.g. 1h30m, 30s, 500ms)",
         f"{path}:8: {receipts}.1.status: Invalid enum value 'LOST' - at `$.status`",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -26,11 +26,11 @@ from window_events import T0, clock_at_t0
 from controlplane.clock import ManualClock
 from controlplane.contracts import Receipt
 from controlplane.engine import WindowSpec, WindowStore, decode_partials, encode_partials
-from controlplane.engine.alerts import Alert, AlertState, AlertTransition
+from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.loader import load_rules_text
 from controlplane.engine.rules.model import RuleSet
-from controlplane.engine.runtime.alert_log import AlertLog
+from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.sink import AlertNotice
 from sendtier.persist.degradation import sample_point
@@ -225,26 +225,6 @@ def test_weighted_counts_travel_in_partial_buckets_unchanged() -> None:
     )
 
 
-class _AlertsInMemory(AlertLog):
-    """Alerts for a test: nothing restored, nothing stored."""
-
-    def __init__(self) -> None:
-        pass
-
-    def restore(self, rule_key: str) -> list[Alert]:
-        return []
-
-    async def save(
-        self,
-        rule_key: str,
-        before: Mapping[str, Alert],
-        after: Sequence[Alert],
-        transitions: Sequence[AlertTransition],
-        annotations: Mapping[str, Mapping[str, str]],
-    ) -> None:
-        return None
-
-
 class _Notices:
     def __init__(self) -> None:
         self.notices: list[AlertNotice] = []
@@ -263,7 +243,7 @@ async def firing_after_history(sample: bool) -> dict[str, float | None]:
         evaluator = RuleEvaluator(
             rule_set,
             store,
-            _AlertsInMemory(),
+            UnsavedAlertLog(),
             _Notices(),
             prometheus,
             RuleEvaluationMetrics(CollectorRegistry()),

@@ -164,7 +164,7 @@ async def test_a_sample_policy_past_its_until_publishes_every_receipt(
 async def test_the_gateway_follows_a_policy_published_while_it_runs(
     database: Database, bus: MemoryBus, clock: ManualClock
 ) -> None:
-    submits = [submit_result(n, supplier=ALIYUN, message_class="marketing") for n in range(400)]
+    submits = [submit_result(n, supplier=ALIYUN, message_class="marketing") for n in range(200)]
     async with gateway(settings_for(str(database.url)), bus, database, clock) as (client, service):
         await publish_submits(bus, submits)
         await until(lambda: len(service.index) >= 2 * len(submits))

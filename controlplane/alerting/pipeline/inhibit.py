@@ -13,6 +13,11 @@ class Inhibitor:
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
         self._rules = tuple(rules)
 
+    @property
+    def has_rules(self) -> bool:
+        """Without rules nothing is inhibited, and the firing alerts need not be gathered."""
+        return bool(self._rules)
+
     def inhibited(self, labels: Mapping[str, str], firing: Iterable[Mapping[str, str]]) -> bool:
         for rule in self._rules:
             if not rule.is_target(labels):

@@ -1,7 +1,8 @@
 """The alerting stage: inhibit → silence → group/wait → dedup → notify/fallback → record → escalate.
 
-`deliver` takes the engine's notices and only updates the groups; `tick(now)`, called every
-second by the scheduler, flushes the groups that are due. All times come from the injected clock.
+`deliver` takes the engine's notices (and `receive` the alerts posted to the API) and only
+updates the groups; `tick(now)`, called by the scheduler when a group is due and at least every
+second, flushes the groups that are due. All times come from the injected clock.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -19,7 +20,6 @@ from controlplane.alerting.pipeline.delivery import (
     Delivery,
     Recipients,
     Sleep,
-    channel_name,
     deliver,
 )
 from controlplane.alerting.pipeline.escalating import Escalator, Muting, muting_of
@@ -30,9 +30,19 @@ from controlplane.alerting.pipeline.model import Receiver
 from controlplane.alerting.pipeline.notification_log import (
     FAILED,
     SENT,
+    Finished,
     LogEntry,
     NotificationLog,
     digest,
+)
+from controlplane.alerting.pipeline.outbox import (
+    HistoryEvent,
+    Pending,
+    PlannedSend,
+    SendOutcome,
+    claims_of,
+    notified_events,
+    plan_sends,
 )
 from controlplane.alerting.pipeline.ratelimit import DigestPlanner
 from controlplane.alerting.pipeline.silences import Silencer, SilenceRepository
@@ -44,20 +54,9 @@ from notifiers.base import AlertSummary, Notification
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Pending:
-    """A group notification that dedup let through, waiting for its send (or its digest)."""
-
-    group: AggregationGroup
-    firing: tuple[GroupedAlert, ...]
-    resolved: tuple[GroupedAlert, ...]
-    owed: frozenset[str]
-    step: int
-
-    @property
-    def critical(self) -> bool:
-        return any(a.alert.labels.get("severity") == "critical" for a in self.firing)
+# Messages being sent at once; the rest of a big flush waits its turn here, not in the client
+# (its pool rescans every connection per request: more in flight costs CPU, not time).
+MAX_SENDS_IN_FLIGHT = 8
 
 
 class AlertingStage:
@@ -95,6 +94,7 @@ class AlertingStage:
         self._planner = DigestPlanner()
         self._queues: dict[str, dict[str, Pending]] = {}
         self._silence_recorded: set[tuple[str, str]] = set()
+        self._in_flight = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
         self.receive(
@@ -124,46 +124,56 @@ class AlertingStage:
         return len(stored)
 
     async def tick(self, now: datetime | None = None) -> int:
-        """Flush the due groups and send what dedup and the budgets allow; returns messages sent."""
+        """Flush the due groups and send what dedup and the budgets allow; returns messages sent.
+
+        Storage is read and written a batch per step, in a worker thread, so a flush of hundreds
+        of groups costs a few statements and never stalls the loop that takes posted alerts.
+        """
         now = now or self._clock.now()
         self._grouper.expire(now)
-        self._silencer.refresh(now)
-        firing_labels = self._grouper.firing_labels()
-        for group in self._grouper.due(now):
-            # Inside a mute (or outside every active) time interval a group says nothing.
-            if self._is_muted is None or not self._is_muted(group.route, now):
-                pending = self._evaluate(group, firing_labels, now)
-                if pending is not None:
-                    self._queues.setdefault(group.route.receiver, {})[group.key] = pending
+        await asyncio.to_thread(self._silencer.refresh, now)
+        firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
+        due = self._grouper.due(now)
+        # Inside a mute (or outside every active) time interval a group says nothing.
+        speaking = [g for g in due if self._is_muted is None or not self._is_muted(g.route, now)]
+        logged = await asyncio.to_thread(
+            self._log.latest_many, [(g.route.receiver, digest(g.key)) for g in speaking]
+        )
+        for group in speaking:
+            last = logged.get((group.route.receiver, digest(group.key)), (None, None))
+            pending = self._evaluate(group, firing_labels, last, now)
+            if pending is not None:
+                self._queues.setdefault(group.route.receiver, {})[group.key] = pending
+        for group in due:
             if self._escalator is not None and not any(g.is_firing for g in group.alerts.values()):
                 await self._escalator.settled(group, now)
             self._grouper.flushed(group, now)
-        sends = []
-        for receiver_name, queue in self._queues.items():
-            receiver = self._receivers.get(receiver_name)
-            if receiver is None or not receiver.channels:
-                log.error(
-                    "notify.unknown_receiver receiver=%s dropped=%d", receiver_name, len(queue)
-                )
-                queue.clear()
-                continue
-            first = receiver.channels[0]
-            items = list(queue.values())
-            plan = self._planner.plan(
-                f"{receiver_name}/{channel_name(first)}",
-                first.budget,
-                items,
-                [item.critical for item in items],
-                self._clock.monotonic(),
-            )
-            queue.clear()
-            queue.update({item.group.key: item for item in plan.hold})
-            sends += [self._send(receiver, [item], 0) for item in plan.alone]
-            if plan.digest:
-                sends.append(self._send(receiver, list(plan.digest), 0))
-            sends += [self._send(receiver, [item], 1) for item in plan.divert]
-        results = await asyncio.gather(*sends)
-        return sum(results) + await self._escalate(now)
+        return await self._send_all(
+            plan_sends(self._queues, self._receivers, self._planner, self._clock.monotonic()), now
+        ) + await self._escalate(now)
+
+    async def _send_all(self, sends: Sequence[PlannedSend], now: datetime) -> int:
+        """Claim every group state in one batch, send the claimed ones, record them in one batch."""
+        claims = claims_of(sends)
+        if not claims:
+            return 0
+        entries = iter(await asyncio.to_thread(self._log.claim_many, claims, now))
+        sending = []
+        for send in sends:
+            claimed = [(item, entry) for item in send.items if (entry := next(entries))]
+            if claimed:
+                sending.append(self._send(send.receiver, claimed, send.start))
+        outcomes = await asyncio.gather(*sending)
+        await asyncio.to_thread(
+            self._write_outcomes,
+            [done for outcome in outcomes for done in outcome.finished],
+            [event for outcome in outcomes for event in outcome.events],
+        )
+        return sum(outcome.delivered for outcome in outcomes)
+
+    def _write_outcomes(self, finished: Sequence[Finished], events: Sequence[HistoryEvent]) -> None:
+        self._log.finish_many(finished)
+        self._history.record_many(events)
 
     async def _escalate(self, now: datetime) -> int:
         """Send each escalation step that is due (claimed in storage: once across restarts)."""
@@ -211,11 +221,18 @@ class AlertingStage:
         return delivery
 
     def _evaluate(
-        self, group: AggregationGroup, firing_labels: Sequence[Mapping[str, str]], now: datetime
+        self,
+        group: AggregationGroup,
+        firing_labels: Sequence[Mapping[str, str]],
+        logged: tuple[LogEntry | None, LogEntry | None],
+        now: datetime,
     ) -> Pending | None:
-        """Inhibit, silence and dedup one due group; None when nothing needs sending."""
+        """Inhibit, silence and dedup one due group; None when nothing needs sending.
+
+        `logged`: the group's latest claim and latest successful send in the notification log.
+        """
         receiver = group.route.receiver
-        last, last_sent = self._log.latest(receiver, digest(group.key))
+        last, last_sent = logged
         owed = set(last_sent.owed) if last_sent is not None else set()
         told_resolved = set(last_sent.resolved) if last_sent is not None else set()
         firing: list[GroupedAlert] = []
@@ -264,24 +281,10 @@ class AlertingStage:
                 self._history.record(key[0], now, "silence", {"silence_id": silence_id})
         return bool(silence_ids)
 
-    async def _send(self, receiver: Receiver, items: Sequence[Pending], start: int) -> int:
-        """Claim each group's state in the log, send one message, record the outcome."""
-        now = self._clock.now()
-        claimed: list[tuple[Pending, LogEntry]] = []
-        for item in items:
-            entry = self._log.claim(
-                receiver.name,
-                item.group.key,
-                [g.alert.fingerprint for g in item.firing],
-                [g.alert.fingerprint for g in item.resolved],
-                sorted(item.owed),
-                item.step,
-                now,
-            )
-            if entry is not None:
-                claimed.append((item, entry))
-        if not claimed:
-            return 0
+    async def _send(
+        self, receiver: Receiver, claimed: Sequence[tuple[Pending, LogEntry]], start: int
+    ) -> SendOutcome:
+        """Send one message for the claimed group states; what to write for it comes back."""
         alerts = [summary(g, "firing") for item, _ in claimed for g in item.firing]
         alerts += [summary(g, "resolved") for item, _ in claimed for g in item.resolved]
         is_digest = len(claimed) > 1
@@ -293,7 +296,10 @@ class AlertingStage:
         else:
             group = claimed[0][0].group
             notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
-        delivery = await self._deliver(receiver, notification, start)
+        # A bounded number in flight: hundreds of groups flushing at once would otherwise queue
+        # inside the HTTP client's pool, whose wait is quadratic in the queue (and times out).
+        async with self._in_flight:
+            delivery = await self._deliver(receiver, notification, start)
         status = SENT if delivery.delivered else FAILED
         detail = {
             "digest_of": len(claimed),
@@ -302,15 +308,20 @@ class AlertingStage:
                 for r in delivery.attempts
             ],
         }
-        for item, entry in claimed:
-            self._log.finish(entry.id, status, delivery.channel, self._clock.now(), detail)
+        done_at = self._clock.now()
+        for item, _ in claimed:
             if delivery.delivered:
                 for grouped in item.resolved:
                     item.group.alerts.pop(grouped.alert.fingerprint, None)
                 if self._escalator is not None:
                     await self._escalator.notified(item.group, item.firing)
-        self._record(receiver, notification.group_key, alerts, delivery, is_digest)
-        return 1 if delivery.delivered else 0
+        return SendOutcome(
+            delivery.delivered,
+            [Finished(entry, status, delivery.channel, done_at, detail) for _, entry in claimed],
+            notified_events(
+                receiver.name, notification.group_key, alerts, delivery, is_digest, done_at
+            ),
+        )
 
     def _record(
         self,
@@ -321,27 +332,7 @@ class AlertingStage:
         is_digest: bool,
     ) -> None:
         """Write the notification into each alert's history, and log it."""
-        done_at = self._clock.now()
-        status = SENT if delivery.delivered else FAILED
-        for alert in alerts:
-            self._history.record(
-                alert.fingerprint,
-                done_at,
-                "notification",
-                {
-                    "receiver": receiver.name,
-                    "channel": delivery.channel,
-                    "status": alert.status,
-                    "outcome": status,
-                    "digest": is_digest,
-                },
-            )
-        log.info(
-            "notify.%s receiver=%s group=%s channel=%s alerts=%d digest=%s",
-            status,
-            receiver.name,
-            group_key,
-            delivery.channel,
-            len(alerts),
-            is_digest,
+        events = notified_events(
+            receiver.name, group_key, alerts, delivery, is_digest, self._clock.now()
         )
+        self._history.record_many(events)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from prometheus_client import CollectorRegistry
 
 from controlplane.clock import ManualClock
-from controlplane.engine.alerts import Alert, AlertState, AlertTransition
+from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.durations import format_duration
 from controlplane.engine.rules.model import RuleGroup, RuleSet
 from controlplane.engine.ruletest.model import AlertTestCase, ExpectedAlert, StreamTest
 from controlplane.engine.ruletest.timeline import EPOCH, TimedBatch, time_at, timeline
-from controlplane.engine.runtime.alert_log import AlertLog
+from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.engine.windows import WindowStore
@@ -86,26 +86,6 @@ def _expected(alertname: str, alert: ExpectedAlert) -> FiringAlert:
     return FiringAlert.of({**alert.labels, "alertname": alertname}, alert.annotations)
 
 
-class _UnsavedAlertLog(AlertLog):
-    """A test's alerts live in memory only: nothing is restored and nothing is saved."""
-
-    def __init__(self) -> None:  # no repository: a test run stores nothing
-        pass
-
-    def restore(self, rule_key: str) -> list[Alert]:
-        return []
-
-    async def save(
-        self,
-        rule_key: str,
-        before: Mapping[str, Alert],
-        after: Sequence[Alert],
-        transitions: Sequence[AlertTransition],
-        annotations: Mapping[str, Mapping[str, str]],
-    ) -> None:
-        return None
-
-
 class _DiscardingSink:
     """Where a test's alert notices go: nowhere (tests read the evaluator's alerts instead)."""
 
@@ -130,7 +110,7 @@ async def run_stream_test(
         evaluator = RuleEvaluator(
             rule_set,
             store,
-            _UnsavedAlertLog(),
+            UnsavedAlertLog(),
             _DiscardingSink(),
             prometheus,
             RuleEvaluationMetrics(CollectorRegistry()),

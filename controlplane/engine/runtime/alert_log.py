@@ -44,3 +44,23 @@ class AlertLog:
             await asyncio.to_thread(
                 self._repository.save, rule_key, changed, removed, list(transitions)
             )
+
+
+class UnsavedAlertLog(AlertLog):
+    """Alerts that live in memory only (`rules test`, tests): nothing restored, nothing saved."""
+
+    def __init__(self) -> None:  # no repository: nothing is stored
+        pass
+
+    def restore(self, rule_key: str) -> list[Alert]:
+        return []
+
+    async def save(
+        self,
+        rule_key: str,
+        before: Mapping[str, Alert],
+        after: Sequence[Alert],
+        transitions: Sequence[AlertTransition],
+        annotations: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        return None
