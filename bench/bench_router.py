@@ -274,6 +274,7 @@ EXPECTED_SHAPES = group_shapes(
 @dataclass(frozen=True)
 class RunResult:
     accepted_per_s: float
+    first_notification_s: float  # after the first post
     last_notification_s: float  # after the first post; inf when some never came
     notifications: int
     cpu_s: float  # the router process's CPU time over the run
@@ -298,6 +299,7 @@ def measure(router: Router, run: str) -> RunResult:
     complete = len(arrivals) >= GROUPS
     return RunResult(
         GROUPS * ALERTS_PER_GROUP / posting_s,
+        min((a.at for a in arrivals), default=float("inf")) - first_post,
         max(a.at for a in arrivals) - first_post if complete else float("inf"),
         len(arrivals),
         cpu_seconds(router.process.pid) - cpu_before,
@@ -314,6 +316,7 @@ def run_once(routers: list[Router], repetition: int) -> dict[str, RunResult]:
         print(
             f"bench.router run={repetition} router={router.name!r}"
             f" accepted_per_s={result.accepted_per_s:.0f}"
+            f" first_notification_ms={result.first_notification_s * 1000:.0f}"
             f" last_notification_ms={result.last_notification_s * 1000:.0f}"
             f" notifications={result.notifications} groups_as_expected={result.as_expected}"
             f" cpu_ms={result.cpu_s * 1000:.0f}",

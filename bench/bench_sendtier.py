@@ -7,7 +7,8 @@ batches. Each run measures the API's accepted msg/s and p99 latency while the lo
 the rate at which the messages then end up stored with their receipt; a last run at a rate the
 machine sustains shows the API's latency when it is not overloaded. CPU time per process
 (NATS and MariaDB included) is read from /proc, so each run's line also says where the time
-goes. Everything shares this machine, the simulators too.
+goes, and how many recipients dispatch put in each supplier call (its batching). Everything
+shares this machine, the simulators too.
 
 Run from the repository root: `.venv/bin/python -m bench.bench_sendtier [rate] [seconds]`.
 """
@@ -74,6 +75,7 @@ class RunResult:
     p99_ms: float
     settled_per_s: float  # stored with their receipt, from the start of the load to the last
     unsettled: int  # accepted, never stored with a receipt (their submit timed out)
+    recipients_per_call: float  # dispatch's supplier calls: batches where the dialect has them
     cpu_ms_per_message: dict[str, float]  # process → CPU ms per accepted message
 
 
@@ -236,6 +238,19 @@ def _stop(tier: SendTierProcesses) -> None:
             process.wait()
 
 
+def _supplier_calls(tier: SendTierProcesses) -> tuple[float, float]:
+    """(recipients, calls) dispatch has sent to suppliers so far, from its /metrics."""
+    dispatch = tier.platform.settings.dispatch
+    text = httpx.get(f"http://{dispatch.host}:{dispatch.port}/metrics", timeout=5).text
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        for kind in totals:
+            if name.startswith(f"smsctl_dispatch_call_recipients_{kind}{{"):
+                totals[kind] += float(value)
+    return totals["sum"], totals["count"]
+
+
 class _SettledCounter:
     """Counts messages stored with a receipt, over one connection kept for the whole run."""
 
@@ -260,6 +275,7 @@ def measure_run(
     never gets a receipt, and that is counted as unsettled)."""
     pids = tier.pids()
     settled_before = settled()
+    recipients_before, calls_before = _supplier_calls(tier)
     cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     load_cpu_before = _cpu_seconds(os.getpid())
     started = time.monotonic()
@@ -287,6 +303,7 @@ def measure_run(
     elapsed = last_progress - started
     cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     cpu["load generator"] = load_cpu
+    recipients, calls = _supplier_calls(tier)
     accepted = max(report.accepted, 1)
     return RunResult(
         offered=report.sent + report.skipped,
@@ -295,6 +312,7 @@ def measure_run(
         p99_ms=report.latency_p99_ms,
         settled_per_s=(count - settled_before) / elapsed,
         unsettled=target - count,
+        recipients_per_call=(recipients - recipients_before) / max(calls - calls_before, 1.0),
         cpu_ms_per_message={name: seconds * 1000 / accepted for name, seconds in cpu.items()},
     )
 
@@ -342,7 +360,8 @@ def _describe(result: RunResult) -> str:
     return (
         f"offered={result.offered} accepted={result.accepted} "
         f"accepted_per_s={result.accepted_per_s:.0f} p99_ms={result.p99_ms:.1f} "
-        f"settled_per_s={result.settled_per_s:.0f} unsettled={result.unsettled} {cpu}"
+        f"settled_per_s={result.settled_per_s:.0f} unsettled={result.unsettled} "
+        f"recipients_per_call={result.recipients_per_call:.1f} {cpu}"
     )
 
 
@@ -377,6 +396,12 @@ def table_rows(rate: float = TARGET_RATE, seconds: float = SECONDS_PER_RUN) -> l
             f"processes, JetStream + MariaDB, {LIGHT_RATE:,.0f} msg/s offered",
             [light.p99_ms],
             "ms",
+        ),
+        median_row(
+            "send tier end to end: recipients per supplier call",
+            setup,
+            [r.recipients_per_call for r in results],
+            "recipients",
         ),
         median_row(
             "send tier end to end: CPU per message",

@@ -57,6 +57,7 @@ class Alerting:
     supplier_feed: SupplierHealthFeed | None = None
     sms_direct: DirectSms | None = None
     _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
+    _flushes: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def start(self, *, tick: bool = True) -> None:
         """Restore firing alerts from storage, then tick every second (unless a test drives it)."""
@@ -68,23 +69,33 @@ class Alerting:
             self._ticker = asyncio.create_task(self._tick_forever(), name="alerting-tick")
 
     async def _tick_forever(self) -> None:
+        # Each tick runs as its own task: a flush still sending (hundreds of groups, or a
+        # channel backing off between retries) does not delay the next group that comes due.
         while True:
-            try:
-                await self.stage.tick()
-            except Exception:  # one bad tick must not stop alerting for good
-                log.exception("alerting.tick_failed")
+            tick = asyncio.create_task(self._tick_once(), name="alerting-flush")
+            self._flushes.add(tick)
+            tick.add_done_callback(self._flushes.discard)
+            await asyncio.sleep(0)  # the tick takes its due groups before we look for the next
             # Wake when the next group is due (as Alertmanager's per-group timers do), so a
             # group_wait of 1 s is not stretched to the next whole-second tick.
             due_in = self.stage.seconds_until_due()
-            await asyncio.sleep(
-                max(MIN_PAUSE_S, min(TICK_S, due_in if due_in is not None else TICK_S))
-            )
+            pause = TICK_S if due_in is None else min(TICK_S, due_in)
+            await asyncio.sleep(max(MIN_PAUSE_S, pause))
+
+    async def _tick_once(self) -> None:
+        try:
+            await self.stage.tick()
+        except Exception:  # one bad tick must not stop alerting for good
+            log.exception("alerting.tick_failed")
 
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        for flush in list(self._flushes):
+            flush.cancel()
+        await asyncio.gather(*self._flushes, return_exceptions=True)
         if self.supplier_feed is not None:
             await self.supplier_feed.stop()
         if self.sms_direct is not None:

@@ -15,6 +15,8 @@ parentheses, with CEL's static types (an expression that mixes types is not acce
 could fail at run time (a division by zero, an int64 overflow) a value is None, and None spreads
 through every operator, so such a label set always goes to CEL. Anything else in an expression
 (doubles, strings, labels, maps, functions, `?:`, `in`) makes the program skip this check.
+Inputs are taken to be int64s, as aggregates are (a real in billionths stays below 2**63 up to
+9.2·10⁹ seconds or milliseconds).
 """
 
 from __future__ import annotations

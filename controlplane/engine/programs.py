@@ -128,16 +128,27 @@ class WindowProgram:
         # Per label set, per expression: whether it may hold (or fail), so CEL must decide.
         columns = Columns(self._integer_readers, readings)
         undecided = zip(*self._prefilter.undecided(columns), strict=True)
+        # Every input is an integer one, read by the check: CEL gets the values it read.
+        table = [columns[name] for name in self._names[: len(self._readers)]]
         return [
-            self._run(reading, labels, which) if True in which else [False] * len(self._each)
-            for reading, labels, which in zip(readings, label_sets, undecided, strict=True)
+            self._run(reading, labels, which, [column[row] for column in table])
+            if True in which
+            else [False] * len(self._each)
+            for row, (reading, labels, which) in enumerate(
+                zip(readings, label_sets, undecided, strict=True)
+            )
         ]
 
     def _run(
-        self, reading: Reading, labels: LabelSet, which: Sequence[bool] | None = None
+        self,
+        reading: Reading,
+        labels: LabelSet,
+        which: Sequence[bool] | None = None,
+        values: list[Any] | None = None,
     ) -> list[Any]:
         """Every expression's result on one label set. `which`: the expressions CEL must run,
-        the others being proved false (by the prefilter); None for all.
+        the others being proved false (by the prefilter); None for all. `values`: the inputs'
+        values, when already read.
 
         The activation is one Context per program, updated from label set to label set: a
         variable whose value is the same as for the previous label set (a count of 0, a
@@ -145,7 +156,8 @@ class WindowProgram:
         context = self._context
         add = context.add_variable
         previous = self._previous
-        values = [read(reading) for read in self._readers]
+        if values is None:
+            values = [read(reading) for read in self._readers]
         values.extend([labels[index] for index in self._label_positions])
         for name, value, old in zip(self._names, values, previous, strict=True):
             if value != old:

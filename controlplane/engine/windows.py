@@ -181,26 +181,33 @@ class WindowStore:
         joined = [self._joined_window(spec, now_ts) for spec in program.joined]
         window_s = program.spec.window_s
         mapping = self._mapping
-        readings: list[Reading] = []
-        labelled: list[LabelSet] = []
-        for key, labels, sums, no_data_for in self._rows(program.spec, now_ts):
-            if label_sets is not None and labels not in label_sets:
-                continue
-            joined_readings = (
-                tuple(
-                    Reading(
-                        window_s,
-                        mapping,
-                        sums_by_key.get(key, EMPTY_SUMS),
-                        max(now_ts - last_seen.get(key, quiet_since), 0.0),
-                    )
-                    for sums_by_key, last_seen, quiet_since in joined
+        rows = list(self._rows(program.spec, now_ts))
+        if label_sets is not None:
+            rows = [row for row in rows if row[1] in label_sets]
+        if joined:
+            readings = [
+                Reading(
+                    window_s,
+                    mapping,
+                    sums,
+                    no_data_for,
+                    tuple(
+                        Reading(
+                            window_s,
+                            mapping,
+                            sums_by_key.get(key, EMPTY_SUMS),
+                            max(now_ts - last_seen.get(key, quiet_since), 0.0),
+                        )
+                        for sums_by_key, last_seen, quiet_since in joined
+                    ),
                 )
-                if joined
-                else ()
-            )
-            readings.append(Reading(window_s, mapping, sums, no_data_for, joined_readings))
-            labelled.append(labels)
+                for key, _, sums, no_data_for in rows
+            ]
+        else:
+            readings = [
+                Reading(window_s, mapping, sums, no_data_for) for *_, sums, no_data_for in rows
+            ]
+        labelled = [labels for _, labels, *_ in rows]
         return dict(zip(labelled, program.run_all(readings, labelled), strict=True))
 
     def _joined_window(

@@ -16,6 +16,7 @@ from controlplane.clock import Clock
 from sendtier.settings import SupplierSettings
 from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome
 from sendtier.suppliers.submit_codes import class_for_http_status
+from sendtier.suppliers.wire import HttpConnection
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,10 @@ class Answer:
 class SupplierHttp:
     """One supplier account's HTTP client: up to `max_concurrency` connections, explicit timeouts.
 
-    Each connection is its own single-connection httpx client (a lane), lent to one request at
-    a time, most recently used first. One client pooling every connection would be simpler, but
-    httpcore's pool scans all its connections on every request (quadratically in idle ones): at
-    64-128 connections that costs more CPU than the request itself, and dispatch is CPU-bound.
+    httpx builds the requests (base URL, bodies, auth); each one is sent on a lean keep-alive
+    connection of our own (wire.py), lent to one request at a time, most recently used first.
+    httpx's own send path (client, httpcore pool, anyio) cost dispatch more CPU per submit than
+    everything else it does for the message.
     """
 
     def __init__(
@@ -90,25 +91,17 @@ class SupplierHttp:
     ) -> None:
         self._clock = clock
         self._timeout = httpx.Timeout(timeout_s)
-        self._make_lane = partial(
-            httpx.AsyncClient,
-            base_url=base_url,
-            auth=auth,
-            timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=1, max_keepalive_connections=1, keepalive_expiry=IDLE_EXPIRY_S
-            ),
-            trust_env=False,
-            # One TLS context for every lane: building one loads the CA bundle (milliseconds).
-            verify=httpx.create_ssl_context(trust_env=False),
-        )
-        # Builds requests (base URL, auth) for the adapters, and is the first lane.
-        self.client = self._make_lane()
-        self._lanes = [self.client]
+        self._auth = auth
+        # Builds requests for the adapters; it never sends one.
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=self._timeout, trust_env=False)
+        base = httpx.URL(base_url)
+        # One TLS context for every connection: building one loads the CA bundle (milliseconds).
+        tls = httpx.create_ssl_context(trust_env=False) if base.scheme == "https" else None
+        self._make_lane = partial(HttpConnection, base, tls, IDLE_EXPIRY_S)
+        self._lanes: list[HttpConnection] = []
         self._max_lanes = max_concurrency
         # Last in, first out: the warmest connections are reused, the others time out idle.
-        self._idle: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
-        self._idle.put_nowait(self.client)
+        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
 
     @classmethod
     def for_supplier(
@@ -154,6 +147,7 @@ class SupplierHttp:
     async def aclose(self) -> None:
         for lane in self._lanes:
             await lane.aclose()
+        await self.client.aclose()
 
     def _elapsed_ms(self, started: float) -> float:
         return max(0.0, (self._clock.monotonic() - started) * 1000.0)
@@ -184,13 +178,16 @@ class SupplierHttp:
         )
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
+        if self._auth is not None:
+            # The first step of the auth flow adds its header (Basic: the only one used here).
+            request = next(self._auth.sync_auth_flow(request))
         lane = await self._borrow()
         try:
-            return await lane.send(request)
+            return await lane.send(request, self._timeout)
         finally:
             self._idle.put_nowait(lane)
 
-    async def _borrow(self) -> httpx.AsyncClient:
+    async def _borrow(self) -> HttpConnection:
         """An idle lane, a new one while under max_concurrency, else the first one freed within
         the pool timeout (PoolTimeout otherwise, as httpx's own pool would raise)."""
         if not self._idle.empty():

@@ -89,11 +89,18 @@ class Grouper:
         earliest = min(group.next_flush_at for group in self._groups.values())
         return max(0.0, (earliest - now).total_seconds())
 
-    def due(self, now: datetime) -> list[AggregationGroup]:
-        return [group for group in self._groups.values() if group.next_flush_at <= now]
+    def take_due(self, now: datetime) -> list[AggregationGroup]:
+        """The groups due to flush now, each already rescheduled a group_interval on.
 
-    def flushed(self, group: AggregationGroup, now: datetime) -> None:
-        group.next_flush_at = now + timedelta(seconds=group.route.options.group_interval_s)
+        Rescheduled at once, so a tick that starts while this flush still sends (ticks overlap,
+        as Alertmanager's per-group timers do) does not take the same groups again.
+        """
+        due = [group for group in self._groups.values() if group.next_flush_at <= now]
+        for group in due:
+            group.next_flush_at = now + timedelta(seconds=group.route.options.group_interval_s)
+        return due
+
+    def forget_if_empty(self, group: AggregationGroup) -> None:
         if not group.alerts:
             self._groups.pop(group.key, None)
 

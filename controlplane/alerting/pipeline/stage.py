@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 # Messages being sent at once; the rest of a big flush waits its turn here, not in the client
 # (its pool rescans every connection per request: more in flight costs CPU, not time).
 MAX_SENDS_IN_FLIGHT = 8
+# Group states claimed per transaction: the first sends start after one small commit.
+CLAIM_BATCH = 50
 
 
 class AlertingStage:
@@ -95,6 +97,7 @@ class AlertingStage:
         self._queues: dict[str, dict[str, Pending]] = {}
         self._silence_recorded: set[tuple[str, str]] = set()
         self._in_flight = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
+        self._escalating = asyncio.Lock()
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
         self.receive(
@@ -131,9 +134,9 @@ class AlertingStage:
         """
         now = now or self._clock.now()
         self._grouper.expire(now)
+        due = self._grouper.take_due(now)  # before any await: overlapping ticks take each once
         await asyncio.to_thread(self._silencer.refresh, now)
         firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
-        due = self._grouper.due(now)
         # Inside a mute (or outside every active) time interval a group says nothing.
         speaking = [g for g in due if self._is_muted is None or not self._is_muted(g.route, now)]
         logged = await asyncio.to_thread(
@@ -147,22 +150,29 @@ class AlertingStage:
         for group in due:
             if self._escalator is not None and not any(g.is_firing for g in group.alerts.values()):
                 await self._escalator.settled(group, now)
-            self._grouper.flushed(group, now)
-        return await self._send_all(
-            plan_sends(self._queues, self._receivers, self._planner, self._clock.monotonic()), now
-        ) + await self._escalate(now)
+            self._grouper.forget_if_empty(group)
+        sends = plan_sends(self._queues, self._receivers, self._planner, self._clock.monotonic())
+        sent = await self._send_all(sends, now)
+        # Ticks overlap (a slow flush must not hold back the next group's); escalation steps
+        # are taken by one tick at a time.
+        async with self._escalating:
+            return sent + await self._escalate(now)
 
     async def _send_all(self, sends: Sequence[PlannedSend], now: datetime) -> int:
-        """Claim every group state in one batch, send the claimed ones, record them in one batch."""
-        claims = claims_of(sends)
-        if not claims:
+        """Claim the group states a batch at a time, send each batch as soon as it is claimed
+        (while the next is claimed), then record every outcome in one batch."""
+        sending: list[asyncio.Task[SendOutcome]] = []
+        for start in range(0, len(sends), CLAIM_BATCH):
+            batch = sends[start : start + CLAIM_BATCH]
+            entries = iter(await asyncio.to_thread(self._log.claim_many, claims_of(batch), now))
+            for send in batch:
+                claimed = [(item, entry) for item in send.items if (entry := next(entries))]
+                if claimed:
+                    sending.append(
+                        asyncio.create_task(self._send(send.receiver, claimed, send.start))
+                    )
+        if not sending:
             return 0
-        entries = iter(await asyncio.to_thread(self._log.claim_many, claims, now))
-        sending = []
-        for send in sends:
-            claimed = [(item, entry) for item in send.items if (entry := next(entries))]
-            if claimed:
-                sending.append(self._send(send.receiver, claimed, send.start))
         outcomes = await asyncio.gather(*sending)
         await asyncio.to_thread(
             self._write_outcomes,
