@@ -26,6 +26,7 @@ class StoredOutcome:
 
     messages: set[str]
     accepted_submits: dict[str, list[tuple[str, int]]]  # id → [(supplier, attempt)]
+    accepted_at: dict[str, datetime]  # id → when a supplier accepted it
     failed_submits: dict[str, list[tuple[str, int, str | None]]]  # id → [(supplier, attempt,
     # error code)]
     receipts: dict[str, list[tuple[str, str]]]  # id → [(supplier, status)]
@@ -40,12 +41,16 @@ def read_outcome(database: Database) -> StoredOutcome:
     with database.engine.connect() as connection:
         messages = {row.id for row in connection.execute(text("SELECT id FROM messages"))}
         accepted: dict[str, list[tuple[str, int]]] = {}
+        accepted_at: dict[str, datetime] = {}
         failed: dict[str, list[tuple[str, int, str | None]]] = {}
         for row in connection.execute(
-            text("SELECT message_id, supplier, attempt, accepted, error_code FROM submit_results")
+            text(
+                "SELECT message_id, supplier, attempt, accepted, error_code, at FROM submit_results"
+            )
         ):
             if row.accepted:
                 accepted.setdefault(row.message_id, []).append((row.supplier, row.attempt))
+                accepted_at[row.message_id] = _utc(row.at)
             else:
                 failed.setdefault(row.message_id, []).append(
                     (row.supplier, row.attempt, row.error_code)
@@ -59,20 +64,12 @@ def read_outcome(database: Database) -> StoredOutcome:
                 "GROUP BY message_id, attempt HAVING COUNT(*) > 1) AS twice"
             )
         ).scalar_one()
-    return StoredOutcome(messages, accepted, failed, receipts, int(duplicates))
+    return StoredOutcome(messages, accepted, accepted_at, failed, receipts, int(duplicates))
 
 
-def accepted_submit_times(database: Database, supplier: str, carrier: str) -> list[datetime]:
-    """When the supplier accepted each message to the carrier."""
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT at FROM submit_results WHERE accepted = 1 "
-                "AND supplier = :supplier AND carrier = :carrier"
-            ),
-            {"supplier": supplier, "carrier": carrier},
-        )
-        return [row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC) for row in rows]
+def _utc(value: datetime | str) -> datetime:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def count_submitted(database: Database, message_ids: set[str]) -> int:

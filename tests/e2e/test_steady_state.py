@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from outcome_checks import (
     assert_no_message_lost_or_sent_twice,
     firing_alerts,
@@ -19,24 +18,11 @@ from steady_traffic import steady_traffic
 from system_world import (
     SUPPLIERS,
     Backend,
-    jetstream_backend,
-    memory_backend,
     running_system,
 )
 
 RATE = 60.0  # messages/s over all suppliers
 STEADY_S = 4.0
-
-
-@pytest.fixture(params=["memory+sqlite", "jetstream+mariadb"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "memory+sqlite":
-        return memory_backend(tmp_path)
-    return jetstream_backend(
-        request.getfixturevalue("mariadb_url"),
-        request.getfixturevalue("nats_url"),
-        request.getfixturevalue("unique_name"),
-    )
 
 
 async def test_healthy_suppliers_share_steady_traffic_with_every_message_sent_once_and_no_alert(

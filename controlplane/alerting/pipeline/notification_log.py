@@ -152,10 +152,12 @@ class NotificationLog:
         except IntegrityError:
             log.info("notify.claim_race claims=%d: claiming one by one", len(rows))
             return [self._claim_one(row) for row in rows]
-        return [
-            _claimed(row, ids[row["claim_key"]]) if ids.get(row["claim_key"]) else None
-            for row in rows
-        ]
+        entries: list[LogEntry | None] = []
+        for row in rows:
+            # A key inserted here belongs to its first row only; a repeat of it is a duplicate.
+            entry_id = ids.pop(row["claim_key"], None)
+            entries.append(None if entry_id is None else _claimed(row, entry_id))
+        return entries
 
     def finish_many(self, finished: Sequence[Finished]) -> None:
         """Record each send's outcome on its claim, in one transaction."""

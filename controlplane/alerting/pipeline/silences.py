@@ -129,10 +129,12 @@ class Silencer:
     def refresh(self, now: datetime) -> None:
         self._silences = self._repository.unexpired(now)
 
+    @property
+    def has_silences(self) -> bool:
+        return bool(self._silences)
+
     def muting(self, labels: Mapping[str, str], now: datetime) -> list[str]:
         """The ids of the silences that mute these labels now."""
-        if not self._silences:
-            return []  # the common case, asked for every alert of every flushed group
         return [s.id for s in self._silences if s.mutes(labels, now)]
 
 

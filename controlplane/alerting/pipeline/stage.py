@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 # Messages being sent at once; the rest of a big flush waits its turn here, not in the client
 # (its pool rescans every connection per request: more in flight costs CPU, not time).
-MAX_SENDS_IN_FLIGHT = 8
+MAX_SENDS_IN_FLIGHT = 4
 # Group states claimed per transaction: the first sends start after one small commit.
 CLAIM_BATCH = 50
 
@@ -247,9 +247,11 @@ class AlertingStage:
         told_resolved = set(last_sent.resolved) if last_sent is not None else set()
         firing: list[GroupedAlert] = []
         resolved: list[GroupedAlert] = []
+        # Without inhibit rules or silences nothing is muted: skip asking for each alert.
+        may_mute = self._inhibitor.has_rules or self._silencer.has_silences
         for fingerprint, grouped in list(group.alerts.items()):
             if grouped.is_firing:
-                if not self._muted(grouped, firing_labels, now):
+                if not (may_mute and self._muted(grouped, firing_labels, now)):
                     firing.append(grouped)
             elif fingerprint in owed and fingerprint not in told_resolved:
                 resolved.append(grouped)

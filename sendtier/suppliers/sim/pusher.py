@@ -1,9 +1,11 @@
-"""Pushes due receipts to their callback URLs with httpx, re-pushing on the dialect's schedule."""
+"""Pushes due receipts to their callback URLs over kept-alive connections, re-pushing on the
+dialect's schedule."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +15,8 @@ import httpx
 
 from sendtier.suppliers.sim.engine import SimulatorEngine
 from sendtier.suppliers.sim.records import ReceiptEvent
+from sendtier.suppliers.transport import IDLE_EXPIRY_S
+from sendtier.suppliers.wire import HttpConnection
 
 log = logging.getLogger("sendtier.sim.push")
 
@@ -48,7 +52,9 @@ class ReceiptPusher:
         self._format = push_format
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(concurrency)
-        self._client: httpx.AsyncClient | None = None
+        # Idle connections by receiver origin (scheme, host, port): pushes reuse them.
+        self._idle: dict[tuple[str, str, int | None], list[HttpConnection]] = {}
+        self._tls: ssl.SSLContext | None = None
 
     async def deliver_due(self, *, force: bool) -> int:
         """Push due receipts; without `force`, a partial batch waits out the flush interval."""
@@ -92,24 +98,29 @@ class ReceiptPusher:
             await asyncio.sleep(poll_s)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await connection.aclose()
 
     async def _push(self, url: str, batch: list[ReceiptEvent]) -> int:
         push = self._format.render(batch, url)
-        timeout = self._engine.plan.receipts.push_timeout_ms / 1000.0
-        if self._client is None:
-            self._client = httpx.AsyncClient()
+        timeout = httpx.Timeout(self._engine.plan.receipts.push_timeout_ms / 1000.0)
         async with self._slots:
             try:
-                response = await self._client.post(
-                    push.url, content=push.body, headers=push.headers, timeout=timeout
+                request = httpx.Request("POST", push.url, content=push.body, headers=push.headers)
+                connections = self._idle.setdefault(
+                    (request.url.scheme, request.url.host, request.url.port), []
                 )
+                connection = connections.pop() if connections else self._connect(request.url)
+                try:
+                    response = await connection.send(request, timeout)
+                finally:
+                    connections.append(connection)  # a broken one reconnects on its next use
                 ok, why = self._format.accepted(response.status_code, response.content), None
                 if not ok:
                     why = f"status {response.status_code}"
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 ok, why = False, type(exc).__name__
         counters = self._engine.counters
         if ok:
@@ -118,6 +129,11 @@ class ReceiptPusher:
         counters.push_failures += 1
         self._reschedule(batch, url, why or "refused")
         return 0
+
+    def _connect(self, url: httpx.URL) -> HttpConnection:
+        if url.scheme == "https" and self._tls is None:
+            self._tls = httpx.create_ssl_context(trust_env=False)
+        return HttpConnection(url, self._tls, IDLE_EXPIRY_S)
 
     def _reschedule(self, batch: list[ReceiptEvent], url: str, why: str) -> None:
         engine = self._engine
