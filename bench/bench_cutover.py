@@ -49,7 +49,7 @@ def simulated_rows(settings: HealthSettings) -> list[Row]:
                 setup + (f", {missed} runs undetected" if missed else ""),
                 seen_ms or [float("nan")],
                 "ms",
-                f"≤ {2 * minimum_ms:,.0f} (2× minimum)",
+                f"≤ {theoretical_minimum_s(rate, factor=2) * 1000:,.0f} (2× SPRT + delay)",
             )
         )
         rows.append(median_row("theoretical minimum (SPRT)", setup, [minimum_ms], "ms"))
@@ -103,4 +103,5 @@ def table_rows(live: bool = True) -> list[Row]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     print(render(table_rows(live="--no-live" not in sys.argv[1:])))

@@ -75,6 +75,8 @@ def _free_port() -> int:
 def _require_free(ports: list[int]) -> None:
     for port in ports:
         with socket.socket() as sock:
+            # As the servers bind: a port the last run left in TIME_WAIT is free to them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

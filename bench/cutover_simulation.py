@@ -43,10 +43,11 @@ def expected_receipts_to_decide(healthy: float, faulty: float, alpha: float, bet
     return ((1 - beta) * upper + beta * lower) / drift
 
 
-def theoretical_minimum_s(rate_per_s: float) -> float:
-    """The SPRT's average receipts after onset at this rate, plus the median receipt delay."""
+def theoretical_minimum_s(rate_per_s: float, factor: float = 1.0) -> float:
+    """`factor` × the time the SPRT's average receipts after onset take at this rate, plus the
+    median receipt delay (the issue's goal is factor 2)."""
     receipts = expected_receipts_to_decide(HEALTHY_DELIVERY, FAULTY_DELIVERY, 0.01, 0.01)
-    return receipts / rate_per_s + DELAY_MEDIAN_S
+    return factor * receipts / rate_per_s + DELAY_MEDIAN_S
 
 
 @dataclass

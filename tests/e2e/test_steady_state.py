@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 from outcome_checks import (
     assert_no_message_lost_or_sent_twice,
     firing_alerts,
@@ -34,6 +35,8 @@ async def test_healthy_suppliers_share_steady_traffic_with_every_message_sent_on
         accepted = traffic.accepted.messages
         await wait_until_all_submitted(system, accepted)
         alerts = await firing_alerts(system, "SupplierDeliveryRateLow")
+        async with httpx.AsyncClient(base_url=system.services.urls["receipts"]) as gateway:
+            exported = (await gateway.get("/metrics")).text
         outcome = await asyncio.to_thread(read_outcome, system.services.database)
 
     assert traffic.accepted.refused == []
@@ -41,4 +44,8 @@ async def test_healthy_suppliers_share_steady_traffic_with_every_message_sent_on
     assert_no_message_lost_or_sent_twice(outcome, accepted)
     assert set(taken_by_supplier(outcome, accepted)) == set(SUPPLIERS)
     assert alerts == []
+    # What a Prometheus delivery-rate rule reads: receipts by supplier, carrier and status.
+    for supplier in SUPPLIERS:
+        line = f'sendtier_receipts_total{{carrier="cmcc",status="DELIVERED",supplier="{supplier}"}}'
+        assert line in exported, supplier
     assert notified_alerts(system) == []
