@@ -9,7 +9,9 @@ caller), it raises a `Finding` when one of four signals says no:
 - submits: the same test on submit acceptance (failures that are the supplier's: retriable,
   timeout, supplier-wide), with the same outlier check;
 - receipts missing: most accepted submits of the span that is now overdue (`factor` × the
-  supplier's usual receipt delay) have no receipt;
+  supplier's usual receipt delay) have no receipt. Classes whose receipts arrive as a
+  degradation sample (weight > 1) are left out of this count: their unsampled receipts never
+  come, and a sample is too noisy to tell "missing" from "not drawn";
 - supplier down: a supplier-wide failure log (balance, account) makes it unusable everywhere.
 The test's threshold is raised from Wald's ln((1-β)/α) to ln(rate × false_alarm_horizon_s), so a
 steady supplier is not cut over by chance at high rates (see HealthSettings).
@@ -92,6 +94,11 @@ class HealthModel:
         # Events older than this (a bus replaying its history after a restart) are not evidence
         # of how a supplier does now.
         self._stale_after = timedelta(seconds=settings.recent_window_s)
+        # Message classes whose receipts come as a sample, until when (see `_note_sampled`).
+        self._sampled_until: dict[str, datetime] = {}
+        # When a class last began to be sampled: the overdue spans of that moment mix submits
+        # whose receipts will never come, so "receipts missing" waits them out.
+        self._sampling_began: datetime | None = None
         self._answered_at: datetime | None = None
 
     # --- feeding -------------------------------------------------------------------------------
@@ -114,7 +121,9 @@ class HealthModel:
             track.recent_receipts.add(second, weight if delivered else 0.0, weight)
             submitted = int(receipt.submitted_at.timestamp())
             track.changes += 1
-            if submitted in track.accepted_by_second:
+            if weight != 1.0:
+                self._note_sampled(receipt.message_class, now)
+            elif submitted in track.accepted_by_second:
                 track.receipts_by_second[submitted] = (
                     track.receipts_by_second.get(submitted, 0.0) + weight
                 )
@@ -138,13 +147,22 @@ class HealthModel:
             track = self._track(result.supplier, result.carrier)
             track.submits.observe(result.accepted, 1.0, now)
             track.recent_submits.add(second, 1.0 if result.accepted else 0.0, 1.0)
-            if result.accepted:
+            if result.accepted and not self._sampled(result.message_class, now):
                 track.changes += 1
                 submitted = int(result.at.timestamp())
                 track.accepted_by_second[submitted] = (
                     track.accepted_by_second.get(submitted, 0.0) + 1.0
                 )
         self._forget_old_submits(second)
+
+    def _note_sampled(self, message_class: str, now: datetime) -> None:
+        if not self._sampled(message_class, now):
+            self._sampling_began = now
+        self._sampled_until[message_class] = now + self._stale_after
+
+    def _sampled(self, message_class: str, now: datetime) -> bool:
+        until = self._sampled_until.get(message_class)
+        return until is not None and now < until
 
     def observe_logs(self, logs: Iterable[SupplierLog], now: datetime) -> None:
         self._answers.clear()
@@ -333,6 +351,9 @@ class HealthModel:
         if track.delay_s is not None:
             overdue = max(overdue, settings.receipt_overdue_factor * track.delay_s)
         overdue = min(overdue, _MAX_OVERDUE_S)
+        began = self._sampling_began
+        if began is not None and (now - began).total_seconds() < 2 * overdue:
+            return None
         newest = int(now.timestamp() - overdue)
         oldest = newest - int(overdue)  # one overdue span: recent enough to act on soon
         accepted, received = self._overdue_sums(track, oldest, newest)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
+
 from controlplane.actions.cutover_settings import HealthSettings
 from controlplane.actions.health import HealthModel
 from controlplane.clock import ManualClock
@@ -154,6 +156,46 @@ def test_accepted_submits_without_receipts_past_the_usual_delay_are_found_soon()
     finding = model.finding("twilio", "cmcc", clock.now())
     assert finding is not None and finding.signal == "receipts_missing"
     assert finding.describe().startswith("receipts missing: 0% of ")
+
+
+def run_marketing_sample(sampled_share: float, otp_receipts_stop_at: int | None) -> int | None:
+    """Twilio gets 8 marketing + 4 OTP submits a second; marketing receipts come back as a sample
+    (weight 1/share). Returns the second "receipts missing" was first found, if ever."""
+    clock = ManualClock(T0)
+    model = HealthModel(HealthSettings(receipt_overdue_min_s=10.0))
+    rng = random.Random(7)
+    for second in range(1, 181):
+        clock.advance(1.0)
+        now = clock.now()
+        submits = [submit("twilio", True, now, message_class="marketing") for _ in range(8)]
+        submits += [submit("twilio", True, now) for _ in range(4)]
+        model.observe_submits(submits, now)
+        receipts = [
+            receipt("twilio", True, now, message_class="marketing", weight=1 / sampled_share)
+            for _ in range(8)
+            if rng.random() < sampled_share
+        ]
+        if otp_receipts_stop_at is None or second <= otp_receipts_stop_at:
+            receipts += [receipt("twilio", True, now) for _ in range(4)]
+        model.observe_receipts(receipts, now)
+        finding = model.finding("twilio", "cmcc", now)
+        if finding is not None:
+            assert finding.signal == "receipts_missing"
+            return second
+    return None
+
+
+@pytest.mark.parametrize("sampled_share", [0.25, 0.1, 0.05])
+def test_a_sample_of_marketing_receipts_is_not_taken_for_missing_receipts(
+    sampled_share: float,
+) -> None:
+    # Most marketing receipts never come, by design: too few to tell missing from not drawn.
+    assert run_marketing_sample(sampled_share, otp_receipts_stop_at=None) is None
+
+
+def test_missing_receipts_of_unsampled_classes_are_still_found_during_a_sample() -> None:
+    found_at = run_marketing_sample(0.25, otp_receipts_stop_at=60)
+    assert found_at is not None and 60 < found_at <= 100, found_at
 
 
 def test_a_supplier_out_of_balance_is_unusable_everywhere_until_its_hold_ends() -> None:

@@ -71,12 +71,13 @@ def submit(
     at: datetime,
     carrier: str = "cmcc",
     error_class: str | None = "retriable",
+    message_class: MessageClass = "otp",
 ) -> SubmitResult:
     return SubmitResult(
         message_id=f"m{next(_ids)}",
         supplier=supplier,
         carrier=carrier,
-        message_class="otp",
+        message_class=message_class,
         accepted=accepted,
         latency_ms=20.0,
         at=at,
