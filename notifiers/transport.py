@@ -9,23 +9,42 @@ from typing import Any
 import httpx
 import orjson
 
+from controlplane.httpwire import LeanTransport
 from notifiers.base import NotifyResult, Outcome
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Closed by us before the service's end closes it (most drop idle connections after 2-5 s): a
+# request sent as the server closes fails unanswered, and the notification then waits a retry.
+IDLE_EXPIRY_S = 2.5
+# Connections kept per service endpoint, as httpx's default keep-alive limit.
+MAX_CONNECTIONS_PER_ORIGIN = 20
 
 
 def new_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+    """The channels' client: httpx builds each request, a lean keep-alive pool sends it.
+
+    httpx's own pool (httpcore, anyio) cost a notification about a millisecond of CPU, most of
+    a 500-group flush; the lean one a fifth of that.
+    """
+    transport = LeanTransport(IDLE_EXPIRY_S, MAX_CONNECTIONS_PER_ORIGIN)
+    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport)
 
 
 async def request(
     client: httpx.AsyncClient, channel: str, method: str, url: str, **kwargs: Any
 ) -> httpx.Response | NotifyResult:
     """The response, or a RETRY result when the service could not be reached or did not answer."""
+    return await send_request(client, channel, client.build_request(method, url, **kwargs))
+
+
+async def send_request(
+    client: httpx.AsyncClient, channel: str, built: httpx.Request
+) -> httpx.Response | NotifyResult:
+    """`request` for a request built already (one the channel builds once per endpoint)."""
     try:
-        return await client.request(method, url, **kwargs)
+        return await client.send(built)
     except httpx.HTTPError as exc:
         log.warning("notify transport error channel=%s error=%r", channel, exc)
         return NotifyResult(Outcome.RETRY, channel, f"transport error: {exc!r}", "transport")

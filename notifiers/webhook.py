@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 import httpx
-import orjson
+import msgspec
 
 from notifiers.base import AlertSummary, Notification, NotifyResult, Outcome
-from notifiers.transport import new_client, request, retry_after_s
+from notifiers.transport import new_client, retry_after_s, send_request
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,54 @@ class WebhookConfig:
     external_url: str = ""  # what `externalURL` says: our console
 
 
+class _Alert(msgspec.Struct, rename="camel"):
+    """One alert of the payload; fields in Alertmanager's order (Go marshals structs in order)."""
+
+    status: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: str
+    ends_at: str
+    generator_url: str = msgspec.field(name="generatorURL")
+    fingerprint: str
+
+
+class _Message(msgspec.Struct, rename="camel"):
+    """The webhook message, version 4, in Alertmanager's field order."""
+
+    receiver: str
+    status: str
+    alerts: list[_Alert]
+    group_labels: Mapping[str, str]
+    common_labels: Mapping[str, str]
+    common_annotations: Mapping[str, str]
+    external_url: str = msgspec.field(name="externalURL")
+    version: str
+    group_key: str
+    truncated_alerts: int
+
+
+def _plain(value: Any) -> Any:
+    """Label maps that are not dicts (read-only views) are encoded as the dicts they show."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+# "deterministic" sorts map keys, as Go marshals maps, and keeps struct fields in order.
+_ENCODER: Final = msgspec.json.Encoder(order="deterministic", enc_hook=_plain)
+
+
 def quote_meta(text: str) -> str:
     return "".join(f"\\{char}" if char in _GO_REGEX_SPECIAL else char for char in text)
 
 
+@lru_cache(maxsize=4096)
 def rfc3339(at: datetime) -> str:
-    """Go's RFC3339Nano form in UTC: fractional seconds only when non-zero, no trailing zeros."""
+    """Go's RFC3339Nano form in UTC: fractional seconds only when non-zero, no trailing zeros.
+
+    Cached: a group's alerts mostly share a start time, and each is sent again on every change.
+    """
     utc = at.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
@@ -51,43 +94,39 @@ def rfc3339(at: datetime) -> str:
     return text + "Z"
 
 
-def _sorted(pairs: Mapping[str, str]) -> dict[str, str]:
-    # Go marshals maps with sorted keys.
-    return dict(sorted(pairs.items()))
-
-
-def _alert(alert: AlertSummary) -> dict[str, Any]:
+def _alert(alert: AlertSummary) -> _Alert:
     ends_at = alert.ends_at if alert.status == "resolved" else None
-    return {
-        "status": alert.status,
-        "labels": _sorted(alert.labels),
-        "annotations": _sorted(alert.annotations),
-        "startsAt": rfc3339(alert.starts_at),
-        "endsAt": rfc3339(ends_at) if ends_at is not None else ZERO_TIME,
-        "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint,
-    }
+    return _Alert(
+        alert.status,
+        alert.labels,
+        alert.annotations,
+        rfc3339(alert.starts_at),
+        rfc3339(ends_at) if ends_at is not None else ZERO_TIME,
+        alert.generator_url,
+        alert.fingerprint,
+    )
 
 
 def payload(notification: Notification, config: WebhookConfig) -> bytes:
     """The request body: one JSON object and a newline, as Go's json.Encoder writes it."""
-    alerts = list(notification.alerts)
+    alerts = notification.alerts
     kept = alerts[: config.max_alerts] if config.max_alerts > 0 else alerts
-    message = {
-        "receiver": quote_meta(notification.receiver),
-        "status": notification.status,
-        "alerts": [_alert(a) for a in kept],
-        "groupLabels": _sorted(notification.group_labels),
-        "commonLabels": _sorted(notification.common_labels),
-        "commonAnnotations": _sorted(notification.common_annotations),
-        "externalURL": config.external_url,
-        "version": "4",
-        "groupKey": notification.group_key,
-        "truncatedAlerts": len(alerts) - len(kept),
-    }
-    body = orjson.dumps(message)
+    message = _Message(
+        quote_meta(notification.receiver),
+        notification.status,
+        [_alert(a) for a in kept],
+        notification.group_labels,
+        notification.common_labels,
+        notification.common_annotations,
+        config.external_url,
+        "4",
+        notification.group_key,
+        len(alerts) - len(kept),
+    )
+    body = _ENCODER.encode(message)
     for raw, escaped in _GO_JSON_ESCAPES:
-        body = body.replace(raw, escaped)
+        if raw in body:
+            body = body.replace(raw, escaped)
     return body + b"\n"
 
 
@@ -98,20 +137,23 @@ class WebhookNotifier:
         self.config = config
         self._client = client or new_client()
         self._owns_client = client is None
+        # Parsed once: a flush posts hundreds of payloads to the same URL.
+        self._url = httpx.URL(config.url)
+        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
     @property
     def channel(self) -> str:
         return CHANNEL
 
     async def send(self, notification: Notification) -> NotifyResult:
-        answer = await request(
-            self._client,
-            CHANNEL,
+        built = httpx.Request(
             "POST",
-            self.config.url,
+            self._url,
             content=payload(notification, self.config),
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            headers=self._headers,
+            extensions={"timeout": self._client.timeout.as_dict()},
         )
+        answer = await send_request(self._client, CHANNEL, built)
         if isinstance(answer, NotifyResult):
             return answer
         status = answer.status_code

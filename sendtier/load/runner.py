@@ -14,10 +14,10 @@ import httpx
 import orjson
 
 from controlplane.contracts import MessageClass
+from controlplane.httpwire import HttpConnection
 from sendtier.load.report import LoadReport, Tally
 from sendtier.load.traffic import DEFAULT_MIX, TemplateChoice, Traffic
 from sendtier.suppliers.transport import IDLE_EXPIRY_S
-from sendtier.suppliers.wire import HttpConnection
 
 log = logging.getLogger(__name__)
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import httpx
 import orjson
 
 from controlplane.clock import Clock
+from controlplane.httpwire import ConnectionPool
 from sendtier.settings import SupplierSettings
 from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome
 from sendtier.suppliers.submit_codes import class_for_http_status
-from sendtier.suppliers.wire import HttpConnection
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class SupplierHttp:
     """One supplier account's HTTP client: up to `max_concurrency` connections, explicit timeouts.
 
     httpx builds the requests (base URL, bodies, auth); each one is sent on a lean keep-alive
-    connection of our own (wire.py), lent to one request at a time, most recently used first.
+    connection from controlplane.httpwire's pool, lent to one request at a time, warmest first.
     httpx's own send path (client, httpcore pool, anyio) cost dispatch more CPU per submit than
     everything else it does for the message.
     """
@@ -97,11 +95,7 @@ class SupplierHttp:
         base = httpx.URL(base_url)
         # One TLS context for every connection: building one loads the CA bundle (milliseconds).
         tls = httpx.create_ssl_context(trust_env=False) if base.scheme == "https" else None
-        self._make_lane = partial(HttpConnection, base, tls, IDLE_EXPIRY_S)
-        self._lanes: list[HttpConnection] = []
-        self._max_lanes = max_concurrency
-        # Last in, first out: the warmest connections are reused, the others time out idle.
-        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
+        self._pool = ConnectionPool(base, tls, IDLE_EXPIRY_S, max_concurrency)
 
     @classmethod
     def for_supplier(
@@ -145,8 +139,7 @@ class SupplierHttp:
         return _json_object_or_raise(response)
 
     async def aclose(self) -> None:
-        for lane in self._lanes:
-            await lane.aclose()
+        await self._pool.aclose()
         await self.client.aclose()
 
     def _elapsed_ms(self, started: float) -> float:
@@ -181,26 +174,7 @@ class SupplierHttp:
         if self._auth is not None:
             # The first step of the auth flow adds its header (Basic: the only one used here).
             request = next(self._auth.sync_auth_flow(request))
-        lane = await self._borrow()
-        try:
-            return await lane.send(request, self._timeout)
-        finally:
-            self._idle.put_nowait(lane)
-
-    async def _borrow(self) -> HttpConnection:
-        """An idle lane, a new one while under max_concurrency, else the first one freed within
-        the pool timeout (PoolTimeout otherwise, as httpx's own pool would raise)."""
-        if not self._idle.empty():
-            return self._idle.get_nowait()
-        if len(self._lanes) < self._max_lanes:
-            lane = self._make_lane()
-            self._lanes.append(lane)
-            return lane
-        try:
-            async with asyncio.timeout(self._timeout.pool):
-                return await self._idle.get()
-        except TimeoutError:
-            raise httpx.PoolTimeout("no free connection in time") from None
+        return await self._pool.send(request, self._timeout)
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:

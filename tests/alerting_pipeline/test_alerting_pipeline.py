@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pipeline_helpers import (
     NoSleep,
@@ -276,4 +278,21 @@ async def test_restart_does_not_resend_on_mariadb(mariadb_url: str) -> None:
     restarted = make_stage(database, clock, (robot,), target)
     await restarted.deliver([alert])
     await run_for(clock, restarted, 130)
+    assert len(robot.sent) == 1
+
+
+async def test_a_group_another_replica_notified_while_ours_waited_is_not_sent_again(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    robot = RecordingChannel("dingtalk")
+    target = route(wait=5)
+    ours, theirs = (make_stage(database, clock, (robot,), target) for _ in range(2))
+    alert = notice({"alertname": "X"}, FIRING, clock.now())
+    await ours.deliver([alert])
+    await asyncio.sleep(0.2)  # ours reads the (still empty) log in a worker thread meanwhile
+    await theirs.deliver([alert])
+    clock.advance(6)
+    assert await theirs.tick() == 1
+    assert await ours.tick() == 0  # the state is claimed already: the claim decides, not the read
     assert len(robot.sent) == 1

@@ -10,6 +10,7 @@ from pipeline_helpers import RecordingChannel, make_stage, notice, route
 
 from controlplane.alerting.pipeline import NotificationLog
 from controlplane.alerting.pipeline.notification_log import SENT, Claim, Finished, digest
+from controlplane.alerting.pipeline.outbox import batches
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.storage import AlertRepository, Database
@@ -58,15 +59,24 @@ def test_latest_many_gives_each_groups_latest_claim_and_latest_send(database: Da
     assert ("team", digest("g2")) not in found
 
 
+def test_sends_are_claimed_in_batches_growing_from_the_first_size_to_the_largest() -> None:
+    sends = list(range(500))
+    sizes = [len(batch) for batch in batches(sends, 16, 128)]  # type: ignore[arg-type]
+    assert sizes == [16, 32, 64, 128, 128, 128, 4]
+    assert [s for batch in batches(sends, 16, 128) for s in batch] == sends  # type: ignore[arg-type]
+
+
 class HeldChannel(RecordingChannel):
     """Delivers only once released: a slow endpoint holding its flush."""
 
     def __init__(self) -> None:
         super().__init__("webhook")
+        self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
     async def send(self, notification: Notification) -> NotifyResult:
         if notification.group_labels.get("alertname") == "Slow":
+            self.holding.set()
             await self.release.wait()
         return await super().send(notification)
 
@@ -86,6 +96,29 @@ async def test_a_slow_flush_does_not_hold_back_a_group_due_after_it(database: Da
     channel.release.set()
     assert await slow_tick == 1
     assert sorted(n.group_labels["alertname"] for n in channel.sent) == ["Fast", "Slow"]
+
+
+async def test_history_of_a_flush_overlapping_a_slower_one_is_written_when_that_one_ends(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    channel = HeldChannel()
+    stage = make_stage(database, clock, (channel,), route(wait=1))
+    slow, fast = (notice({"alertname": name}, FIRING, clock.now()) for name in ("Slow", "Fast"))
+    await stage.deliver([slow])
+    clock.advance(1)
+    slow_tick = asyncio.create_task(stage.tick())
+    await channel.holding.wait()
+    await stage.deliver([fast])
+    clock.advance(1)
+    assert await stage.tick() == 1
+    history = AlertRepository(database)
+    assert history.history(fast.transition.alert.fingerprint) == []  # the slow flush still sends
+    channel.release.set()
+    assert await slow_tick == 1
+    for sent in (slow, fast):
+        events = history.history(sent.transition.alert.fingerprint)
+        assert [(e.kind, e.detail["outcome"]) for e in events] == [("notification", "sent")]
 
 
 async def test_a_flush_of_hundreds_of_groups_sends_each_once_and_records_history(

@@ -43,6 +43,7 @@ class AggregationGroup:
     labels: dict[str, str]
     next_flush_at: datetime
     alerts: dict[str, GroupedAlert] = field(default_factory=dict)
+    flushes: int = 0  # flushes taken so far
 
 
 class Grouper:
@@ -54,7 +55,9 @@ class Grouper:
         # (expires_at, group key, fingerprint) of posted alerts; stale entries are skipped.
         self._expiries: list[tuple[datetime, str, str]] = []
 
-    def add(self, grouped: GroupedAlert, now: datetime) -> None:
+    def add(self, grouped: GroupedAlert, now: datetime) -> list[AggregationGroup]:
+        """Put the alert into its group on each route it reaches; returns the groups it opened."""
+        opened: list[AggregationGroup] = []
         for route in self._root.match(grouped.alert.labels):
             # Alertmanager's group key: the route node's path, then the group labels.
             key = route.group_key(grouped.alert.labels)
@@ -65,10 +68,12 @@ class Grouper:
                 # dedup sends it only if the log says the alert was notified firing.
                 wait = timedelta(seconds=route.options.group_wait_s)
                 group = self._groups[key] = AggregationGroup(key, route, labels, now + wait)
+                opened.append(group)
             group.alerts[grouped.alert.fingerprint] = grouped
             if grouped.expires_at is not None:
                 entry = (grouped.expires_at, key, grouped.alert.fingerprint)
                 heapq.heappush(self._expiries, entry)
+        return opened
 
     def expire(self, now: datetime) -> int:
         """Resolve the posted alerts whose end time has passed without a re-post."""
@@ -98,6 +103,7 @@ class Grouper:
         due = [group for group in self._groups.values() if group.next_flush_at <= now]
         for group in due:
             group.next_flush_at = now + timedelta(seconds=group.route.options.group_interval_s)
+            group.flushes += 1
         return due
 
     def forget_if_empty(self, group: AggregationGroup) -> None:

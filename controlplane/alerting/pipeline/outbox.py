@@ -8,7 +8,7 @@ lines a sent notification leaves on each of its alerts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,6 +93,17 @@ def plan_sends(
             sends.append(PlannedSend(receiver, plan.digest, 0))
         sends += [PlannedSend(receiver, (item,), 1) for item in plan.divert]
     return sends
+
+
+def batches(
+    sends: Sequence[PlannedSend], first: int, largest: int
+) -> Iterator[Sequence[PlannedSend]]:
+    """The sends in batches of `first`, then each twice the last, up to `largest`."""
+    start, size = 0, first
+    while start < len(sends):
+        yield sends[start : start + size]
+        start += size
+        size = min(size * 2, largest)
 
 
 def claims_of(sends: Sequence[PlannedSend]) -> list[Claim]:

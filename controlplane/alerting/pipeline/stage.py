@@ -25,6 +25,7 @@ from controlplane.alerting.pipeline.delivery import (
 from controlplane.alerting.pipeline.escalating import Escalator, Muting, muting_of
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert, Grouper
 from controlplane.alerting.pipeline.inhibit import Inhibitor
+from controlplane.alerting.pipeline.lookahead import Logged, LogLookahead
 from controlplane.alerting.pipeline.messages import build, summary
 from controlplane.alerting.pipeline.model import Receiver
 from controlplane.alerting.pipeline.notification_log import (
@@ -40,6 +41,7 @@ from controlplane.alerting.pipeline.outbox import (
     Pending,
     PlannedSend,
     SendOutcome,
+    batches,
     claims_of,
     notified_events,
     plan_sends,
@@ -54,11 +56,13 @@ from notifiers.base import AlertSummary, Notification
 
 log = logging.getLogger(__name__)
 
-# Messages being sent at once; the rest of a big flush waits its turn here, not in the client
-# (its pool rescans every connection per request: more in flight costs CPU, not time).
-MAX_SENDS_IN_FLIGHT = 4
-# Group states claimed per transaction: the first sends start after one small commit.
-CLAIM_BATCH = 50
+# Messages being sent at once: enough to hide each endpoint's answer time behind the others'
+# sends (the channels' lean pool costs the same per request however many wait for it).
+MAX_SENDS_IN_FLIGHT = 16
+# Group states claimed per transaction: the first sends start after one small commit, and each
+# later batch (twice the last) is claimed while the one before it is being sent.
+FIRST_CLAIM_BATCH = 16
+LARGEST_CLAIM_BATCH = 256
 
 
 class AlertingStage:
@@ -92,11 +96,14 @@ class AlertingStage:
         self._inhibitor = Inhibitor(inhibit_rules)
         self._silencer = Silencer(SilenceRepository(database))
         self._log = NotificationLog(database, replica)
+        self._lookahead = LogLookahead(self._log)
         self._history = AlertRepository(database)
         self._planner = DigestPlanner()
         self._queues: dict[str, dict[str, Pending]] = {}
         self._silence_recorded: set[tuple[str, str]] = set()
         self._in_flight = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
+        self._unfinished_sends = 0  # of every flush: send tasks not yet done
+        self._unwritten_history: list[HistoryEvent] = []  # for the last flush in flight to write
         self._escalating = asyncio.Lock()
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
@@ -111,8 +118,8 @@ class AlertingStage:
     def receive(self, alerts: Sequence[GroupedAlert]) -> None:
         """Take alerts into their groups: the engine's, and those posted to the alerts API."""
         now = self._clock.now()
-        for grouped in alerts:
-            self._grouper.add(grouped, now)
+        opened = [group for grouped in alerts for group in self._grouper.add(grouped, now)]
+        self._lookahead.opened(opened)
 
     def seconds_until_due(self) -> float | None:
         """How long the scheduler may sleep before a group is due; None when no group waits."""
@@ -135,16 +142,14 @@ class AlertingStage:
         now = now or self._clock.now()
         self._grouper.expire(now)
         due = self._grouper.take_due(now)  # before any await: overlapping ticks take each once
-        await asyncio.to_thread(self._silencer.refresh, now)
-        firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
         # Inside a mute (or outside every active) time interval a group says nothing.
         speaking = [g for g in due if self._is_muted is None or not self._is_muted(g.route, now)]
-        logged = await asyncio.to_thread(
-            self._log.latest_many, [(g.route.receiver, digest(g.key)) for g in speaking]
+        _, logged = await asyncio.gather(
+            asyncio.to_thread(self._silencer.refresh, now), self._lookahead.latest(due, speaking)
         )
+        firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
         for group in speaking:
-            last = logged.get((group.route.receiver, digest(group.key)), (None, None))
-            pending = self._evaluate(group, firing_labels, last, now)
+            pending = self._evaluate(group, firing_labels, logged[group.key], now)
             if pending is not None:
                 self._queues.setdefault(group.route.receiver, {})[group.key] = pending
         for group in due:
@@ -160,26 +165,38 @@ class AlertingStage:
 
     async def _send_all(self, sends: Sequence[PlannedSend], now: datetime) -> int:
         """Claim the group states a batch at a time, send each batch as soon as it is claimed
-        (while the next is claimed), then record every outcome in one batch."""
+        (while the next is claimed), then record every outcome in one batch.
+
+        The log rows are written at once (dedup reads them). The alerts' history lines wait for
+        the last flush still sending: thousands of rows written in a worker thread hold the
+        interpreter long enough to slow every send of the flushes that overlap this one.
+        """
         sending: list[asyncio.Task[SendOutcome]] = []
-        for start in range(0, len(sends), CLAIM_BATCH):
-            batch = sends[start : start + CLAIM_BATCH]
+        for batch in batches(sends, FIRST_CLAIM_BATCH, LARGEST_CLAIM_BATCH):
             entries = iter(await asyncio.to_thread(self._log.claim_many, claims_of(batch), now))
             for send in batch:
                 claimed = [(item, entry) for item in send.items if (entry := next(entries))]
                 if claimed:
-                    sending.append(
-                        asyncio.create_task(self._send(send.receiver, claimed, send.start))
-                    )
+                    task = asyncio.create_task(self._send(send.receiver, claimed, send.start))
+                    self._unfinished_sends += 1
+                    task.add_done_callback(self._send_finished)
+                    sending.append(task)
         if not sending:
             return 0
         outcomes = await asyncio.gather(*sending)
+        self._unwritten_history += [event for outcome in outcomes for event in outcome.events]
+        history: list[HistoryEvent] = []
+        if self._unfinished_sends == 0:
+            history, self._unwritten_history = self._unwritten_history, []
         await asyncio.to_thread(
             self._write_outcomes,
             [done for outcome in outcomes for done in outcome.finished],
-            [event for outcome in outcomes for event in outcome.events],
+            history,
         )
         return sum(outcome.delivered for outcome in outcomes)
+
+    def _send_finished(self, _: asyncio.Task[SendOutcome]) -> None:
+        self._unfinished_sends -= 1
 
     def _write_outcomes(self, finished: Sequence[Finished], events: Sequence[HistoryEvent]) -> None:
         self._log.finish_many(finished)
@@ -234,7 +251,7 @@ class AlertingStage:
         self,
         group: AggregationGroup,
         firing_labels: Sequence[Mapping[str, str]],
-        logged: tuple[LogEntry | None, LogEntry | None],
+        logged: Logged,
         now: datetime,
     ) -> Pending | None:
         """Inhibit, silence and dedup one due group; None when nothing needs sending.

@@ -13,10 +13,10 @@ from typing import Protocol
 
 import httpx
 
+from controlplane.httpwire import HttpConnection
 from sendtier.suppliers.sim.engine import SimulatorEngine
 from sendtier.suppliers.sim.records import ReceiptEvent
 from sendtier.suppliers.transport import IDLE_EXPIRY_S
-from sendtier.suppliers.wire import HttpConnection
 
 log = logging.getLogger("sendtier.sim.push")
 

@@ -1,10 +1,12 @@
-"""A lean keep-alive HTTP/1.1 connection for supplier calls: one request at a time, no layers.
+"""A lean keep-alive HTTP/1.1 client: connections, a pool per origin, and an httpx transport.
 
 httpx builds the requests (URL joining, form and JSON bodies, auth headers) and carries the
-answers, so adapters read an `httpx.Response` as before; only the exchange on the socket is
-ours. Through httpx's client, httpcore and anyio a small submit costs several hundred
-microseconds of CPU in objects, locks and cancel scopes; dispatch makes thousands per second.
-Failures raise httpx's own exceptions, so callers tell "never sent" from "maybe sent" as before.
+answers, so callers read an `httpx.Response` as before; only the exchange on the socket is
+ours. Through httpx's pool, httpcore and anyio a small request costs several hundred
+microseconds of CPU in objects, locks and cancel scopes; the send tier's dispatch makes
+thousands per second and an alert flush hundreds at once. Failures raise httpx's own
+exceptions, so callers tell "never sent" from "maybe sent" as before. Shared by the send tier's
+supplier adapters and the control plane's notifiers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from functools import partial
 from typing import Final
 
 import httpx
@@ -98,6 +101,99 @@ class HttpConnection:
             raise httpx.ConnectTimeout("connect timed out") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+
+
+class ConnectionPool:
+    """Up to `max_connections` connections to one origin, each lent to one request at a time.
+
+    Last in, first out: the warmest connections are reused and the others expire idle. Waiting
+    for a free connection is a queue wait (constant per request, however many are waiting).
+    """
+
+    def __init__(
+        self,
+        url: httpx.URL,
+        ssl_context: ssl.SSLContext | None,
+        idle_expiry_s: float,
+        max_connections: int,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("ConnectionPool: max_connections must be >= 1")
+        self._new_connection = partial(HttpConnection, url, ssl_context, idle_expiry_s)
+        self._connections: list[HttpConnection] = []
+        self._max_connections = max_connections
+        self._idle: asyncio.LifoQueue[HttpConnection] = asyncio.LifoQueue()
+
+    async def send(self, request: httpx.Request, timeout: httpx.Timeout) -> httpx.Response:
+        """Send on a free connection; httpx.PoolTimeout when none frees up within timeout.pool."""
+        connection = await self._borrow(timeout.pool)
+        try:
+            return await connection.send(request, timeout)
+        finally:
+            self._idle.put_nowait(connection)  # a broken one reconnects on its next use
+
+    async def aclose(self) -> None:
+        for connection in self._connections:
+            await connection.aclose()
+
+    async def _borrow(self, pool_timeout_s: float | None) -> HttpConnection:
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        if len(self._connections) < self._max_connections:
+            connection = self._new_connection()
+            self._connections.append(connection)
+            return connection
+        try:
+            async with asyncio.timeout(pool_timeout_s):
+                return await self._idle.get()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no free connection in time") from None
+
+
+class LeanTransport(httpx.AsyncBaseTransport):
+    """httpx's transport interface over one ConnectionPool per origin.
+
+    An `httpx.AsyncClient(transport=LeanTransport())` keeps httpx's whole request-building
+    surface (base URLs, params, auth, JSON bodies) and sends each request this lean way;
+    closing the client closes every pooled connection.
+    """
+
+    def __init__(self, idle_expiry_s: float, max_connections_per_origin: int) -> None:
+        self._idle_expiry_s = idle_expiry_s
+        self._max_connections = max_connections_per_origin
+        self._pools: dict[tuple[bytes, bytes, int | None], ConnectionPool] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        origin = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = ConnectionPool(
+                url, self._tls_for(url), self._idle_expiry_s, self._max_connections
+            )
+        limits = request.extensions.get("timeout", {})
+        timeout = httpx.Timeout(
+            connect=limits.get("connect"),
+            read=limits.get("read"),
+            write=limits.get("write"),
+            pool=limits.get("pool"),
+        )
+        await request.aread()  # bodies are small and built in memory; a stream is read first
+        return await pool.send(request, timeout)
+
+    async def aclose(self) -> None:
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            await pool.aclose()
+
+    def _tls_for(self, url: httpx.URL) -> ssl.SSLContext | None:
+        if url.scheme != "https":
+            return None
+        if self._tls is None:
+            # One context for every origin: building one loads the CA bundle (milliseconds).
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
 
 def _request_bytes(request: httpx.Request) -> bytes:
