@@ -32,7 +32,6 @@ from system_world import (
     FAST_PLAN,
     Backend,
     RunningSystem,
-    memory_backend,
     running_system,
 )
 
@@ -140,11 +139,11 @@ def _announced_cutover(system: RunningSystem, supplier: str, carrier: str) -> st
 
 
 async def _supplier_wide_fault(
-    tmp_path: Path, supplier: str, faulty_plan: dict[str, Any], signal: str
+    backend: Backend, tmp_path: Path, supplier: str, faulty_plan: dict[str, Any], signal: str
 ) -> tuple[dict[str, tuple[str, str]], StoredOutcome]:
     """A fault that hits the supplier on every carrier: cut over on each, with a notice naming
     the signal, then failed back by canary; returns what was accepted and what was stored."""
-    async with running_system(memory_backend(tmp_path), tmp_path) as system:
+    async with running_system(backend, tmp_path) as system:
         accepted, versions = await _fault_then_recovery(system, supplier, CARRIERS, faulty_plan)
         outcome = await asyncio.to_thread(read_outcome, system.services.database)
     for carrier in CARRIERS:
@@ -155,10 +154,12 @@ async def _supplier_wide_fault(
 
 
 async def test_supplier_whose_submit_api_returns_errors_is_cut_over_and_its_messages_retried(
-    tmp_path: Path,
+    backend: Backend, tmp_path: Path
 ) -> None:
     failing = {**FAST_PLAN, "submit": {**FAST_PLAN["submit"], "error_rate": 1.0}}
-    accepted, outcome = await _supplier_wide_fault(tmp_path, "tencent", failing, "submits accepted")
+    accepted, outcome = await _supplier_wide_fault(
+        backend, tmp_path, "tencent", failing, "submits accepted"
+    )
 
     # Every submit the supplier refused was retried on another supplier, under the same id.
     refused = [m for m in outcome.failed_submits if m in accepted]
@@ -167,10 +168,12 @@ async def test_supplier_whose_submit_api_returns_errors_is_cut_over_and_its_mess
 
 
 async def test_supplier_that_stops_sending_receipts_is_cut_over_as_receipts_go_missing(
-    tmp_path: Path,
+    backend: Backend, tmp_path: Path
 ) -> None:
     silent = {**FAST_PLAN, "receipts": {**FAST_PLAN["receipts"], "loss_rate": 1.0}}
-    accepted, outcome = await _supplier_wide_fault(tmp_path, "twilio", silent, "receipts missing")
+    accepted, outcome = await _supplier_wide_fault(
+        backend, tmp_path, "twilio", silent, "receipts missing"
+    )
 
     # The messages it took during the fault were sent once; only their receipts are missing.
     assert [m for m in accepted if outcome.taken_by(m) == "twilio" and m not in outcome.receipts]

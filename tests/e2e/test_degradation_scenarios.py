@@ -19,7 +19,7 @@ from outcome_checks import (
 )
 from route_checks import out_of_traffic, wait_for_route_states
 from steady_traffic import steady_traffic
-from system_world import FAST_PLAN, RunningSystem, memory_backend, running_system
+from system_world import FAST_PLAN, Backend, RunningSystem, running_system
 
 from controlplane.demo import degraded_plan
 
@@ -57,12 +57,10 @@ async def _wait_for_level(system: RunningSystem, level: str, timeout_s: float) -
 
 
 async def test_tripled_ingest_rate_enters_sample_and_leaves_it_when_the_rate_falls_back(
-    tmp_path: Path,
+    backend: Backend, tmp_path: Path
 ) -> None:
     overrides = {"degradation": DEGRADATION}
-    async with running_system(
-        memory_backend(tmp_path), tmp_path, settings_overrides=overrides
-    ) as system:
+    async with running_system(backend, tmp_path, settings_overrides=overrides) as system:
         async with steady_traffic(system.api_url, system.tenant_token, BASE_RATE) as traffic:
             await asyncio.sleep(3)
             traffic.rate = 3 * BASE_RATE
@@ -94,10 +92,9 @@ async def test_tripled_ingest_rate_enters_sample_and_leaves_it_when_the_rate_fal
 
 
 async def test_supplier_fault_during_sample_is_still_detected_and_cut_over(
-    tmp_path: Path,
+    backend: Backend, tmp_path: Path
 ) -> None:
     supplier, carrier = "aliyun", "cmcc"
-    backend = memory_backend(tmp_path)
     async with running_system(backend, tmp_path, settings_overrides=SAMPLED_HEALTH) as system:
         until = system.clock.now() + timedelta(minutes=10)
         answer = await system.http.put(
