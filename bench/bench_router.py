@@ -36,7 +36,7 @@ import httpx
 import orjson
 
 from bench.bench_persist import mariadb_database
-from bench.bench_sendtier import _cpu_seconds as cpu_seconds
+from bench.sendtier_processes import cpu_seconds
 from bench.table import Row, median_row, render
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
