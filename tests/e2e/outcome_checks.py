@@ -72,13 +72,19 @@ def _utc(value: datetime | str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def count_submitted(database: Database, message_ids: set[str]) -> int:
-    """How many of these messages have a stored accepted submit."""
+def count_stored_and_submitted(database: Database, message_ids: set[str]) -> int:
+    """How many of these messages have both their messages row and an accepted submit stored.
+
+    The two are written by separate consumers (sms.submit and sms.submitted), so either may
+    land first."""
     with database.engine.connect() as connection:
         taken = {
             row.message_id
             for row in connection.execute(
-                text("SELECT DISTINCT message_id FROM submit_results WHERE accepted = 1")
+                text(
+                    "SELECT DISTINCT s.message_id FROM submit_results s "
+                    "JOIN messages m ON m.id = s.message_id WHERE s.accepted = 1"
+                )
             )
         }
     return len(taken & message_ids)
@@ -99,14 +105,14 @@ async def wait_for(
 async def wait_until_all_submitted(
     system: RunningSystem, accepted: Mapping[str, Any], timeout_s: float = 60.0
 ) -> None:
-    """Every accepted message has been taken by a supplier and that is stored."""
+    """Every accepted message is stored, has been taken by a supplier, and that is stored."""
     ids = set(accepted)
     database = system.services.database
 
     async def done() -> bool:
-        return await asyncio.to_thread(count_submitted, database, ids) == len(ids)
+        return await asyncio.to_thread(count_stored_and_submitted, database, ids) == len(ids)
 
-    await wait_for(done, timeout_s, f"all {len(ids)} accepted messages stored as submitted")
+    await wait_for(done, timeout_s, f"all {len(ids)} accepted messages stored and submitted")
 
 
 def assert_no_message_lost_or_sent_twice(
