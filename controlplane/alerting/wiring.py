@@ -96,6 +96,9 @@ class Alerting:
         for flush in list(self._flushes):
             flush.cancel()
         await asyncio.gather(*self._flushes, return_exceptions=True)
+        # History of sends that finished while a cancelled flush was still sending.
+        written = await asyncio.to_thread(self.stage.write_deferred_history)
+        log.info("alerting.stopped history_written=%d", written)
         if self.supplier_feed is not None:
             await self.supplier_feed.stop()
         if self.sms_direct is not None:

@@ -48,6 +48,43 @@ async def test_a_silence_covering_the_group_stops_its_escalation(
         assert [a["detail"]["via"] for a in acks] == ["silence"], acks
 
 
+async def test_a_page_names_only_the_alerts_of_the_group_that_are_not_silenced(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with started_world(sqlite_url, tmp_path) as world:
+        clock, fakes = world.clock, world.fakes
+        # Two alerts of one group (alertname + supplier), posted Alertmanager-style.
+        posted = [
+            {
+                "labels": {
+                    "alertname": "SupplierDeliveryRateLow",
+                    "supplier": "aliyun",
+                    "carrier": carrier,
+                    "severity": "critical",
+                },
+                "annotations": {"summary": "aliyun delivery low"},
+                "startsAt": clock.now().isoformat(),
+                "endsAt": (clock.now() + timedelta(hours=1)).isoformat(),  # past the steps
+            }
+            for carrier in ("cmcc", "cucc")
+        ]
+        answer = await world.http.post("/api/v2/alerts", json=posted, headers=HEADERS)
+        assert answer.status_code == 200, answer.text
+        await world.advance(30)
+        assert "cucc" in world.dingtalk_texts()[0]  # both were in the group's message
+        silence = {
+            "matchers": [{"name": "carrier", "value": "cucc"}],
+            "ends_at": (clock.now() + timedelta(hours=2)).isoformat(),
+            "created_by": "zhang",
+            "comment": "cucc's route is known to be down",
+        }
+        answer = await world.http.post("/v1/silences", json=silence, headers=HEADERS)
+        assert answer.status_code in (200, 201), answer.text
+        await world.advance(300)  # the 5-minute step: the cmcc alert still pages
+        [call] = fakes.voice.calls.values()
+        assert call.tts_param["summary"].endswith("共1条"), call.tts_param
+
+
 async def test_a_mute_time_interval_holds_escalation_steps_until_it_ends(
     tmp_path: Path, sqlite_url: str
 ) -> None:

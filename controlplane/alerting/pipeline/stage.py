@@ -181,18 +181,14 @@ class AlertingStage:
                     self._unfinished_sends += 1
                     task.add_done_callback(self._send_finished)
                     sending.append(task)
-        if not sending:
-            return 0
-        outcomes = await asyncio.gather(*sending)
+        outcomes = await asyncio.gather(*sending) if sending else []
         self._unwritten_history += [event for outcome in outcomes for event in outcome.events]
+        finished = [done for outcome in outcomes for done in outcome.finished]
         history: list[HistoryEvent] = []
         if self._unfinished_sends == 0:
             history, self._unwritten_history = self._unwritten_history, []
-        await asyncio.to_thread(
-            self._write_outcomes,
-            [done for outcome in outcomes for done in outcome.finished],
-            history,
-        )
+        if finished or history:
+            await asyncio.to_thread(self._write_outcomes, finished, history)
         return sum(outcome.delivered for outcome in outcomes)
 
     def _send_finished(self, _: asyncio.Task[SendOutcome]) -> None:
@@ -202,6 +198,12 @@ class AlertingStage:
         self._log.finish_many(finished)
         self._history.record_many(events)
 
+    def write_deferred_history(self) -> int:
+        """Write the history lines still waiting for a flush that will not finish (at stop)."""
+        history, self._unwritten_history = self._unwritten_history, []
+        self._history.record_many(history)
+        return len(history)
+
     async def _escalate(self, now: datetime) -> int:
         """Send each escalation step that is due (claimed in storage: once across restarts)."""
         if self._escalator is None:
@@ -210,9 +212,18 @@ class AlertingStage:
         muting = partial(self._escalation_muting, now)
         for step in await self._escalator.due(now, muting):
             group = self._grouper.get(step.group_key)
-            firing = [g for g in group.alerts.values() if g.is_firing] if group else []
-            if group is None or not firing:
+            if group is None:
                 log.warning("escalation.no_group group_key=%s step=%d", step.group_key, step.index)
+                continue
+            # A page names only what is not silenced or inhibited, as the group's messages do.
+            firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
+            firing = [
+                g
+                for g in group.alerts.values()
+                if g.is_firing and not self._muted(g, firing_labels, now)
+            ]
+            if not firing:
+                log.info("escalation.all_muted group_key=%s step=%d", step.group_key, step.index)
                 continue
             alerts = [summary(g, "firing") for g in firing]
             notification = build("", group.key, group.labels, alerts, self._console_url)
@@ -264,11 +275,9 @@ class AlertingStage:
         told_resolved = set(last_sent.resolved) if last_sent is not None else set()
         firing: list[GroupedAlert] = []
         resolved: list[GroupedAlert] = []
-        # Without inhibit rules or silences nothing is muted: skip asking for each alert.
-        may_mute = self._inhibitor.has_rules or self._silencer.has_silences
         for fingerprint, grouped in list(group.alerts.items()):
             if grouped.is_firing:
-                if not (may_mute and self._muted(grouped, firing_labels, now)):
+                if not self._muted(grouped, firing_labels, now):
                     firing.append(grouped)
             elif fingerprint in owed and fingerprint not in told_resolved:
                 resolved.append(grouped)
@@ -299,6 +308,10 @@ class AlertingStage:
     def _muted(
         self, grouped: GroupedAlert, firing_labels: Sequence[Mapping[str, str]], now: datetime
     ) -> bool:
+        """Inhibited or silenced now; a silence is noted in the alert's history once (written
+        with the flush's outcomes)."""
+        if not (self._inhibitor.has_rules or self._silencer.has_silences):
+            return False  # nothing can mute: skip asking for each alert
         labels = grouped.alert.labels
         if self._inhibitor.inhibited(labels, firing_labels):
             return True
@@ -307,7 +320,7 @@ class AlertingStage:
             key = (grouped.alert.fingerprint, silence_id)
             if key not in self._silence_recorded:
                 self._silence_recorded.add(key)
-                self._history.record(key[0], now, "silence", {"silence_id": silence_id})
+                self._unwritten_history.append((key[0], now, "silence", {"silence_id": silence_id}))
         return bool(silence_ids)
 
     async def _send(
