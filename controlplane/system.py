@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 
 from controlplane.actions.cutover_settings import owning_routes
+from controlplane.demo_channels import demo_channels
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
@@ -42,16 +43,19 @@ async def run_whole_system(
     )
     bus = make_sendtier_bus(platform.settings)
     await bus.start()
-    control_plane = ControlPlane(watching, environ, bus=bus)
-    front = ServerGroup([Served("control-plane", create_app(control_plane), host, port)])
     load: asyncio.Task[object] | None = None
     try:
         async with (
+            demo_channels(settings.alerting, f"http://{host}:{port}") as channels,
             running_simulators(platform.simulators) as simulators,
             running_services(platform.settings, bus=bus) as services,
         ):
+            watching = watching.model_copy(update={"alerting": channels.alerting})
+            control_plane = ControlPlane(watching, environ, bus=bus)
+            front = ServerGroup([Served("control-plane", create_app(control_plane), host, port)])
             urls = await front.start()
             _announce(control_plane, urls["control-plane"], services.urls, simulators, platform)
+            _announce_fakes(channels.fake_urls)
             if load_rate > 0:
                 load = asyncio.create_task(
                     run_load(
@@ -81,9 +85,18 @@ def _announce(
     platform: DemoPlatform,
 ) -> None:
     lines = [f"control plane      {url}   (GET /v1/alerts, /v1/rules, /metrics, /healthz)"]
+    lines.append(f"console            {url}/console   (log in with the admin token)")
+    log.info("console url=%s/console", url)
     if control_plane.tokens.generated_admin_token:
         lines.append(f"admin token        {control_plane.tokens.generated_admin_token}")
     lines += [f"send tier {name:<8} {address}" for name, address in services.items()]
     lines += [f"simulator {name:<8} {sim.base_url}" for name, sim in simulators.items()]
     lines += [f"tenant {name:<11} token {token}" for name, token in platform.tenant_tokens.items()]
     print("\n".join(lines), flush=True)
+
+
+def _announce_fakes(fake_urls: Mapping[str, str]) -> None:
+    """Where the notifier fakes that stand in for DingTalk, WeCom, voice and webhook serve."""
+    lines = [f"notifier fake {name:<8} {address}" for name, address in fake_urls.items()]
+    if lines:
+        print("\n".join(lines), flush=True)

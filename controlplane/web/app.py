@@ -15,6 +15,7 @@ from controlplane.alerting.pipeline import silences_api
 from controlplane.service import ControlPlane
 from controlplane.web import (
     alerts_post_api,
+    console,
     degradation_api,
     ingest,
     ops,
@@ -57,6 +58,7 @@ def create_app(service: ControlPlane) -> FastAPI:
     app.include_router(rules_api.router)
     app.include_router(routing_api.router)
     app.include_router(degradation_api.router)
+    app.include_router(console.router)
     if service.alerting is not None:
         app.state.clock = service.clock
         app.state.silences = service.alerting.silences

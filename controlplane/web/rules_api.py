@@ -82,21 +82,34 @@ async def list_alerts(
     state: Annotated[AlertState | None, Query()] = None,
     label: Annotated[list[str] | None, Query(description="name=value; repeat for more")] = None,
 ) -> JsonResponse:
-    wanted = _label_filter(label or [])
-    evaluator = _service(request).rules.evaluator
+    body = alerts_in_force(_service(request), state, _label_filter(label or []))
+    return JsonResponse({"alerts": body})
+
+
+def alerts_in_force(
+    service: ControlPlane, state: AlertState | None = None, wanted: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The live alerts as GET /v1/alerts serves them (the console shows the same)."""
+    evaluator = service.rules.evaluator
     alerts = evaluator.live_alerts() if evaluator is not None else []
-    body = [
+    return [
         _alert_json(rule_key, alert, dict(annotations))
         for rule_key, alert, annotations in alerts
         if (state is None or alert.state is state)
-        and all(alert.labels.get(k) == v for k, v in wanted.items())
+        and all(alert.labels.get(k) == v for k, v in (wanted or {}).items())
     ]
-    return JsonResponse({"alerts": body})
 
 
 @router.get("/v1/alerts/{fingerprint}")
 async def get_alert(request: Request, fingerprint: str, _: Operator) -> JsonResponse:
-    service = _service(request)
+    body = await alert_with_history(_service(request), fingerprint)
+    if body is None:
+        raise ApiError(404, f"no alert with fingerprint {fingerprint!r}", field="fingerprint")
+    return JsonResponse(body)
+
+
+async def alert_with_history(service: ControlPlane, fingerprint: str) -> dict[str, Any] | None:
+    """One alert, live or stored, with its history as GET /v1/alerts/{fp} serves it; or None."""
     evaluator = service.rules.evaluator
     live = next(
         (
@@ -108,7 +121,7 @@ async def get_alert(request: Request, fingerprint: str, _: Operator) -> JsonResp
     )
     stored = await asyncio.to_thread(service.alerts.get, fingerprint)
     if live is None and stored is None:
-        raise ApiError(404, f"no alert with fingerprint {fingerprint!r}", field="fingerprint")
+        return None
     if live is not None:
         body = _alert_json(live[0], live[1], dict(live[2]))
     else:
@@ -126,7 +139,7 @@ async def get_alert(request: Request, fingerprint: str, _: Operator) -> JsonResp
         }
         for e in history
     ]
-    return JsonResponse(body)
+    return body
 
 
 def _label_filter(pairs: list[str]) -> dict[str, str]:

@@ -18,11 +18,10 @@ def require_scope(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
 
     async def dependency(request: Request) -> Principal:
         registry: TokenRegistry = request.app.state.tokens
-        header = request.headers.get("authorization", "")
-        kind, _, presented = header.partition(" ")
-        if kind.lower() != "bearer" or not presented.strip():
+        presented = bearer_token(request)
+        if presented is None:
             raise ApiError(401, "missing bearer token", headers=_CHALLENGE)
-        principal = registry.authenticate(presented.strip())
+        principal = registry.authenticate(presented)
         if principal is None:
             raise ApiError(401, "invalid token", headers=_CHALLENGE)
         if not principal.may(scope):
@@ -30,3 +29,11 @@ def require_scope(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, or None."""
+    kind, _, presented = request.headers.get("authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not presented.strip():
+        return None
+    return presented.strip()
