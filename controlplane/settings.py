@@ -96,6 +96,9 @@ class AlertingSettings(_Strict):
     voice_api_url: str = "https://dyvmsapi.aliyuncs.com"
     voice_access_key_id: str = ""
     voice_access_key_secret: SecretStr = SecretStr("")
+    # Calls to a callee who does not answer, per escalation step, the first included: a call
+    # ended busy, unanswered or unreachable is placed again (a minute apart at least).
+    voice_call_attempts: int = Field(3, ge=1, le=5)
     sms_api_url: str = "http://127.0.0.1:8081"
     sms_token: SecretStr = SecretStr("")
     # The send tier's settings file: its supplier accounts carry alert SMS while its API is down.

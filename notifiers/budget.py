@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 from controlplane.clock import Clock, system_clock
 
 # What DingTalk and WeCom group robots allow (WIRE.md §1, §2): going over blocks the robot.
 ROBOT_LIMIT = 20
 ROBOT_WINDOW_S = 60.0
+# (limit, window seconds) pairs, shortest window first. Over these the excess is dropped
+# silently (WeCom application, per member, WIRE.md §3) or refused per callee, counting every
+# attempt (voice, WIRE.md §4).
+Limits = Sequence[tuple[int, float]]
+WECOM_APP_MEMBER_LIMITS: Limits = ((30, 60.0), (1000, 3600.0))
+VOICE_CALLEE_LIMITS: Limits = ((1, 60.0), (5, 3600.0), (20, 86400.0))
 
 
 class SlidingWindowBudget:
@@ -59,8 +66,37 @@ class SlidingWindowBudget:
         return self._sent_at[0] + self.window_s - at
 
 
+class CombinedBudget(SlidingWindowBudget):
+    """Budgets that must all have room: minute, hour and day limits, or every member messaged.
+
+    `limit` and `window_s` are the first part's, which the digest planner paces by.
+    """
+
+    def __init__(self, parts: Sequence[SlidingWindowBudget], clock: Clock = system_clock) -> None:
+        if not parts:
+            raise ValueError("budget: a combined budget needs at least one part")
+        super().__init__(parts[0].limit, parts[0].window_s, clock)
+        self.parts = tuple(parts)
+
+    def available(self, now: float | None = None) -> int:
+        at = self._now(now)
+        return min(part.available(at) for part in self.parts)
+
+    def take(self, now: float | None = None) -> bool:
+        at = self._now(now)
+        if self.available(at) <= 0:
+            return False
+        for part in self.parts:
+            part.take(at)
+        return True
+
+    def wait_time(self, now: float | None = None) -> float:
+        at = self._now(now)
+        return max(part.wait_time(at) for part in self.parts)
+
+
 class EndpointBudgets:
-    """One budget per endpoint key (a robot's token, a URL), created on first use."""
+    """One budget per endpoint key (a robot's token, a member, a callee), created on first use."""
 
     def __init__(
         self,
@@ -71,9 +107,14 @@ class EndpointBudgets:
         self._limit, self._window_s, self._clock = limit, window_s, clock
         self._by_endpoint: dict[str, SlidingWindowBudget] = {}
 
-    def for_endpoint(self, endpoint: str) -> SlidingWindowBudget:
+    def for_endpoint(self, endpoint: str, limits: Limits | None = None) -> SlidingWindowBudget:
+        """The endpoint's budget; `limits` (default: this collection's one) apply at creation."""
         budget = self._by_endpoint.get(endpoint)
         if budget is None:
-            budget = SlidingWindowBudget(self._limit, self._window_s, self._clock)
+            windows = [
+                SlidingWindowBudget(limit, window_s, self._clock)
+                for limit, window_s in limits or ((self._limit, self._window_s),)
+            ]
+            budget = windows[0] if len(windows) == 1 else CombinedBudget(windows, self._clock)
             self._by_endpoint[endpoint] = budget
         return budget

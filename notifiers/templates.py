@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import jinja2
 
-from notifiers.base import Notification
+from notifiers.base import AlertSummary, Notification
 
 # `markdown`: DingTalk and WeCom markdown; `text`: plain text (WeCom text, WeCom app); `title`:
 # the chat-list line; `speech`: what a voice call reads out; `sms`: the alert SMS `summary`.
@@ -59,6 +60,36 @@ def summary_of(notification: Notification) -> str:
 
 def severity_of(notification: Notification) -> str:
     return notification.severity or notification.common_labels.get("severity", "")
+
+
+# What an override is tried on at load, so a wrong variable fails there and not at 3 a.m.
+_SAMPLE: Final = Notification(
+    receiver="sample",
+    group_key='{}:{alertname="Sample"}',
+    status="firing",
+    alerts=[
+        AlertSummary(
+            "0" * 16,
+            "firing",
+            {"alertname": "Sample", "severity": "warning"},
+            {"summary": "sample", "description": "sample"},
+            datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    ],
+    common_labels={"alertname": "Sample", "severity": "warning"},
+    common_annotations={"summary": "sample"},
+)
+
+
+def template_problem(name: str, source: str) -> str | None:
+    """Why `source` cannot serve as template `name` (syntax, unknown variable), or None."""
+    try:
+        Templates({name: source}).render(name, _SAMPLE)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"template {name!r} does not compile: {exc.message} (template line {exc.lineno})"
+    except jinja2.TemplateError as exc:
+        return f"template {name!r} fails on a sample alert: {exc.message}"
+    return None
 
 
 class Templates:

@@ -25,6 +25,25 @@ OUT_ID_BYTES: Final = 15
 RETRIABLE: Final = frozenset(
     {"isp.SYSTEM_ERROR", "Throttling", "Throttling.User", "SignatureNonceUsed"}
 )
+# Per callee, counting every attempt placed or refused: (calls, window in seconds) (WIRE.md §4).
+CALLEE_LIMITS: Final = ((1, 60.0), (5, 3600.0), (20, 86400.0))
+# The final `status_code` of a call (its VoiceReport) and what it means (WIRE.md §4).
+FINAL_STATUS: Final = {
+    "200000": "heard to the end",
+    "200001": "hung up early",
+    "200002": "busy",
+    "200003": "no answer",
+    "200004": "invalid number",
+    "200005": "unreachable or rejected",
+    "200006": "audio format error",
+    "200007": "out of coverage",
+    "200008": "key-press timeout",
+    "200010": "powered off",
+    "200011": "suspended",
+    "999999": "system error",
+    "500": "carrier error",
+    "400": "network busy",
+}
 
 
 @dataclass(frozen=True)

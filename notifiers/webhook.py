@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -37,6 +37,8 @@ class WebhookConfig:
     url: str
     max_alerts: int = 0  # 0: send every alert
     external_url: str = ""  # what `externalURL` says: our console
+    # The `Authorization` header value (Basic or Bearer, from `http_config`); a secret.
+    authorization: str | None = field(default=None, repr=False)
 
 
 class _Alert(msgspec.Struct, rename="camel"):
@@ -140,6 +142,8 @@ class WebhookNotifier:
         # Parsed once: a flush posts hundreds of payloads to the same URL.
         self._url = httpx.URL(config.url)
         self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if config.authorization is not None:
+            self._headers["Authorization"] = config.authorization
 
     @property
     def channel(self) -> str:

@@ -75,7 +75,9 @@ class WeComRobotNotifier:
         return CHANNEL
 
     def body(self, notification: Notification) -> dict[str, Any]:
-        msgtype = self.config.msgtype
+        # Markdown can only mention by `<@userid>`, never by mobile (WIRE.md §2): a message
+        # that must mention phone numbers goes out as text with `mentioned_mobile_list`.
+        msgtype = "text" if notification.recipients else self.config.msgtype
         if msgtype == "markdown":
             link = f"[Console]({notification.console_url})" if notification.console_url else None
             if notification.ack_url:

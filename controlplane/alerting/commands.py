@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from controlplane.alerting.channels import ChannelServices, build_receivers
-from controlplane.alerting.config import load_alerting_config
+from controlplane.alerting.channels import build_receivers, channel_services, oncall_recipients
+from controlplane.alerting.config import AlertingConfig, load_alerting_config
 from controlplane.alerting.escalation.command import ack_command
 from controlplane.alerting.pipeline.silence_commands import (
     SilenceCommandError,
@@ -20,8 +20,10 @@ from controlplane.alerting.pipeline.silence_commands import (
     format_silences,
     list_silences,
 )
-from controlplane.clock import system_clock
+from controlplane.cli import DEFAULT_CONFIG
+from controlplane.clock import Clock, system_clock
 from controlplane.engine.rules.durations import parse_duration
+from controlplane.settings import AlertingSettings, load_settings
 from notifiers.base import AlertSummary, Notification, Outcome
 
 
@@ -68,29 +70,44 @@ def ack(args: argparse.Namespace) -> int:
 
 
 def send_test(args: argparse.Namespace) -> int:
-    """Send one test notification through every channel of a receiver; exit 1 if any failed."""
-    config = load_alerting_config(args.alerting_config)
-    receiver = config.receivers.get(args.receiver)
-    if receiver is None:
+    """Send one test notification through every channel of a receiver; exit 1 if any failed.
+
+    Channels are built as the service builds them: endpoints and credentials from the service
+    settings (`smsctl --config`), `oncall:` targets resolved to whoever is on call now.
+    """
+    path = args.config
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    settings = load_settings(path, os.environ).alerting
+    alerting_file = args.alerting_config or settings.config
+    if alerting_file is None:
+        print("smsctl alerting send-test: no alerting.yaml (--config FILE)", file=sys.stderr)
+        return 2
+    config = load_alerting_config(Path(alerting_file))
+    if args.receiver not in config.receivers:
         print(f"smsctl alerting send-test: no receiver {args.receiver!r}", file=sys.stderr)
         return 2
-    return asyncio.run(_send_test(config.receivers, args.receiver))
+    return asyncio.run(send_test_notifications(config, args.receiver, settings, system_clock))
 
 
-async def _send_test(receivers: object, name: str) -> int:
-    now = datetime.now(UTC)
+async def send_test_notifications(
+    config: AlertingConfig, name: str, settings: AlertingSettings, clock: Clock
+) -> int:
+    """Each channel of receiver `name` gets one test notification; prints one line per channel."""
     labels = {"alertname": "SmsctlTestNotification", "severity": "info", "receiver": name}
+    services = channel_services(settings, clock)
+    recipients = oncall_recipients(config.oncall, clock)
+    failures = 0
     async with httpx.AsyncClient(timeout=10.0) as client:
-        built = build_receivers(receivers, system_clock, ChannelServices(), client)  # type: ignore[arg-type]
-        failures = 0
+        built = build_receivers(config.receivers, clock, services, client, config.templates)
         for channel in built[name].channels:
             notification = Notification(
                 receiver=name,
                 group_key=f"{{}}:{{receiver=\"{name}\"}}",
                 status="firing",
                 alerts=[AlertSummary("0" * 16, "firing", labels,
-                                     {"summary": "smsctl test notification"}, now)],
-                recipients=tuple(channel.targets),
+                                     {"summary": "smsctl test notification"}, clock.now())],
+                recipients=recipients(channel.targets),
                 is_test=True,
             )  # fmt: skip
             result = await channel.notifier.send(notification)
@@ -99,6 +116,8 @@ async def _send_test(receivers: object, name: str) -> int:
             )
             failures += result.outcome is not Outcome.DELIVERED
             await channel.notifier.aclose()
+    if services.sms_direct is not None:
+        await services.sms_direct.aclose()
     return 1 if failures else 0
 
 
@@ -131,6 +150,11 @@ def add_send_test(alerting_commands: argparse._SubParsersAction[argparse.Argumen
     test = alerting_commands.add_parser(
         "send-test", help="send a test notification through every channel of a receiver"
     )
-    test.add_argument("--config", dest="alerting_config", type=Path, required=True)
+    test.add_argument(
+        "--config",
+        dest="alerting_config",
+        type=Path,
+        help="the alerting.yaml (default: the one the service settings name)",
+    )
     test.add_argument("receiver")
     test.set_defaults(handler=send_test)

@@ -6,32 +6,30 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from controlplane.alerting.channels import ChannelServices, build_receivers
+from controlplane.alerting.channels import build_receivers, channel_services, oncall_recipients
 from controlplane.alerting.config import AlertingConfig, load_alerting_config
 from controlplane.alerting.escalation import (
     AckLinks,
     Acknowledgements,
     EscalationStore,
     EscalationTracker,
+    RedialBook,
+    RedialPolicy,
 )
-from controlplane.alerting.oncall import OnCall, is_oncall_target
 from controlplane.alerting.pipeline import AlertingStage, Escalator, SilenceRepository
 from controlplane.alerting.pipeline.delivery import Sleep
-from controlplane.alerting.sms_direct_setup import load_direct_sms
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
 from controlplane.bus import Bus
 from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from controlplane.storage import AlertRepository, Database
-from notifiers.sms import ALERT_TEMPLATE
 from notifiers.sms_direct import DirectSms
 from notifiers.transport import new_client
 
@@ -106,25 +104,6 @@ class Alerting:
         await self.client.aclose()
 
 
-def _recipients(oncall: OnCall, clock: Clock) -> Callable[[Sequence[str]], tuple[str, ...]]:
-    """Phone numbers for a channel's targets now: `oncall:` targets become who is on call."""
-
-    def resolve(targets: Sequence[str]) -> tuple[str, ...]:
-        numbers: dict[str, None] = {}
-        for target in targets:
-            if not is_oncall_target(target):
-                numbers[target] = None
-                continue
-            member = oncall.resolve(target, clock.now())
-            if member is None:
-                log.warning("oncall.nobody target=%s", target)
-            else:
-                numbers[member.phone] = None
-        return tuple(numbers)
-
-    return resolve
-
-
 def build_alerting(
     settings: AlertingSettings,
     database: Database,
@@ -151,41 +130,28 @@ def build_alerting(
         else secrets.token_bytes(32)  # links then stop working at restart: set ack_secret
     )
     links = AckLinks(secret, settings.public_url, clock, timedelta(seconds=settings.ack_link_ttl_s))
-    sms_token = settings.sms_token.get_secret_value()
     health = SupplierHealth(clock)
-    direct = (
-        load_direct_sms(Path(settings.sms_direct_config), sms_token, ALERT_TEMPLATE, clock)
-        if settings.sms_direct_config is not None
-        else None
-    )
-    services = ChannelServices(
-        wecom_api_url=settings.wecom_api_url,
-        voice_api_url=settings.voice_api_url,
-        voice_access_key_id=settings.voice_access_key_id,
-        voice_access_key_secret=settings.voice_access_key_secret.get_secret_value(),
-        sms_api_url=settings.sms_api_url,
-        sms_token=sms_token,
-        console_url=settings.public_url,
-        sms_ranking=health,
-        sms_direct=direct,
-    )
+    services = channel_services(settings, clock, ranking=health)
+    direct = services.sms_direct
     client = new_client()
     store = EscalationStore(database)
-    acknowledgements = Acknowledgements(store, AlertRepository(database), clock)
+    redials = RedialBook(RedialPolicy(attempts=settings.voice_call_attempts))
+    acknowledgements = Acknowledgements(store, AlertRepository(database), clock, redials)
     escalator = Escalator(EscalationTracker(store, config.escalations, clock), acknowledgements)
     stage = AlertingStage(
         database=database,
         route=config.route,
-        receivers=build_receivers(config.receivers, clock, services, client),
+        receivers=build_receivers(config.receivers, clock, services, client, config.templates),
         clock=clock,
         inhibit_rules=config.inhibit_rules,
         is_muted=config.is_muted,
         escalator=escalator,
         ack_url=links.url,
-        recipients=_recipients(config.oncall, clock),
+        recipients=oncall_recipients(config.oncall, clock),
         sleep=sleep,
         replica=replica,
         console_url=settings.public_url,
+        resolve_timeout_s=config.resolve_timeout_s,
     )
     feed = (
         SupplierHealthFeed(bus, health, durable=f"alerting-health-{replica}")

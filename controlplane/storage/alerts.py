@@ -15,6 +15,8 @@ from controlplane.storage.database import Database
 
 ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
 HISTORY: Table = AlertHistoryRow.__table__  # type: ignore[assignment]
+# Alerts per statement when a batch is saved (keeps IN lists and packets small).
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,33 @@ class AlertRepository:
                 )
             if transitions:
                 connection.execute(HISTORY.insert(), [_transition_row(t) for t in transitions])
+
+    def save_received(self, alerts: Sequence[StoredAlert]) -> None:
+        """Upsert alerts received from outside (posted to the alerts API) and, in the same
+        transaction, add a state line to the history of each one new or changed."""
+        with self._database.engine.begin() as connection:
+            for start in range(0, len(alerts), CHUNK):
+                chunk = alerts[start : start + CHUNK]
+                keys = [item.alert.fingerprint for item in chunk]
+                known = dict(
+                    connection.execute(
+                        select(ALERTS.c.fingerprint, ALERTS.c.state).where(
+                            ALERTS.c.fingerprint.in_(keys)
+                        )
+                    ).all()
+                )
+                connection.execute(delete(ALERTS).where(ALERTS.c.fingerprint.in_(keys)))
+                connection.execute(
+                    ALERTS.insert(),
+                    [_row(item.rule_key, item.alert, item.annotations) for item in chunk],
+                )
+                changes = [
+                    _state_change(item.alert, known.get(item.alert.fingerprint))
+                    for item in chunk
+                    if known.get(item.alert.fingerprint) != item.alert.state.value
+                ]
+                if changes:
+                    connection.execute(HISTORY.insert(), changes)
 
     def load(self, rule_key: str) -> list[Alert]:
         with self._database.engine.connect() as connection:
@@ -146,6 +175,19 @@ def _transition_row(transition: AlertTransition) -> dict[str, Any]:
         "to_state": transition.current.value,
         "value": transition.alert.value,
         "detail": {"labels": dict(transition.alert.labels)},
+    }
+
+
+def _state_change(alert: Alert, previous: str | None) -> dict[str, Any]:
+    """The history line of a received alert that is new (`previous` None) or changed state."""
+    return {
+        "fingerprint": alert.fingerprint,
+        "at": alert.resolved_at or alert.active_since,
+        "kind": "state",
+        "from_state": previous,
+        "to_state": alert.state.value,
+        "value": alert.value,
+        "detail": {"labels": dict(alert.labels)},
     }
 
 

@@ -2,8 +2,8 @@
 
 So Prometheus (or anything that posts to Alertmanager) can point at smsctl unchanged: the
 handler decodes, validates and hands the alerts to the alerting stage, which groups them exactly
-as it groups the rule engine's. Posted alerts live in memory as in Alertmanager; senders re-post
-firing alerts every few seconds, and the notification log keeps a restart from re-notifying.
+as it groups the rule engine's. Posted alerts are also kept in storage (saved in the background),
+so the alerts API serves them with their history and a restart takes the firing ones back.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ async def post_alerts(
         raise ApiError(400, "invalid alerts", field=bad.field, detail=bad.detail) from None
     batch = to_grouped(posted, service.clock.now(), alerting.config.resolve_timeout_s)
     # Valid alerts are taken even when others in the batch are not, as Alertmanager does.
-    alerting.stage.receive(batch.alerts)
+    alerting.stage.receive_posted(batch.alerts)
     metrics.events_accepted.labels(KIND).inc(len(batch.alerts))
     if batch.problems:
         metrics.events_rejected.labels(KIND, "invalid").inc(len(batch.problems))

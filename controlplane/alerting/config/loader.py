@@ -26,6 +26,7 @@ from controlplane.alerting.config.receivers import (
 )
 from controlplane.alerting.config.route_loader import read_route
 from controlplane.alerting.config.routes import Route
+from controlplane.alerting.config.templates import read_templates
 from controlplane.alerting.config.timeintervals import NamedTimeInterval, read_named_interval
 from controlplane.alerting.oncall import OnCall, read_oncall
 from controlplane.engine.rules.fields import Path
@@ -86,8 +87,7 @@ def _build(document: YamlDocument) -> AlertingConfig:
     if top is None:
         raise ConfigError(reader.problems)
     resolve_timeout_s = _read_global(reader, top.get("global"))
-    if top.get("templates"):
-        reader.warn(("templates",), "Alertmanager templates are ignored; channels use their own")
+    templates = read_templates(reader, top.get("templates"))
     receivers = _unique(reader, top, "receivers", read_receiver, "receiver")
     intervals: dict[str, NamedTimeInterval] = {}
     for key in ("mute_time_intervals", "time_intervals"):
@@ -122,6 +122,7 @@ def _build(document: YamlDocument) -> AlertingConfig:
         escalations=escalations,
         oncall=oncall,
         resolve_timeout_s=resolve_timeout_s,
+        templates=templates,
         warnings=tuple(reader.warnings),
     )
 

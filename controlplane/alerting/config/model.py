@@ -12,6 +12,7 @@ from controlplane.alerting.config.routes import Route
 from controlplane.alerting.config.timeintervals import NamedTimeInterval
 from controlplane.alerting.oncall import OnCall
 from controlplane.yamlsource import ConfigProblem
+from notifiers.templates import Templates, default_templates
 
 DEFAULT_RESOLVE_TIMEOUT_S = 300.0
 
@@ -45,6 +46,8 @@ class AlertingConfig:
     # On-call schedules, parsed once at load: `oncall:<layer>@<schedule>` targets resolve here.
     oncall: OnCall = field(default_factory=lambda: OnCall({}))
     resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S
+    # Message bodies: the defaults with the file's `templates:` overrides, compiled at load.
+    templates: Templates = default_templates
     # Things accepted but not acted on (unsupported integrations, ignored keys, deprecations).
     warnings: tuple[ConfigProblem, ...] = ()
 

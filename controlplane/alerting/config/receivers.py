@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path as FilePath
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import phonenumbers
 
+from controlplane.alerting.config.http_config import read_authorization, read_file_setting
 from controlplane.alerting.config.reader import ConfigReader
 from controlplane.engine.rules.fields import Path
 
@@ -44,7 +44,8 @@ class WebhookConfig:
     url: str
     send_resolved: bool = True
     max_alerts: int = 0
-    http_config: tuple[tuple[str, Any], ...] = ()  # kept as written; applied by the notifier
+    # The `Authorization` header `http_config` asks for; kept out of repr (it is a secret).
+    authorization: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class DingTalkConfig:
     keywords: tuple[str, ...] = ()
     at_mobiles: tuple[str, ...] = ()
     send_resolved: bool = True
+    msgtype: Literal["markdown", "actionCard"] = "markdown"
 
 
 @dataclass(frozen=True)
@@ -145,23 +147,24 @@ def _webhook(reader: ConfigReader, raw: Any, path: Path) -> WebhookConfig | None
         return None
     url = _url(reader, node, path, "url", required="url_file" not in node)
     if "url_file" in node:
-        url = _url_from_file(reader, node, path)
+        url = read_file_setting(reader, node, path, "url_file")
     max_alerts = node.get("max_alerts", 0)
     if isinstance(max_alerts, bool) or not isinstance(max_alerts, int) or max_alerts < 0:
         reader.fail((*path, "max_alerts"), "expected a whole number ≥ 0")
         max_alerts = 0
-    http_config = node.get("http_config") or {}
-    if not isinstance(http_config, dict):
-        reader.fail((*path, "http_config"), "expected a mapping")
-        http_config = {}
+    authorization = (
+        read_authorization(reader, node["http_config"], (*path, "http_config"))
+        if node.get("http_config")
+        else None
+    )
     if url is None:
         return None
     send_resolved = _flag(reader, node, path, default=True)
-    return WebhookConfig(url, send_resolved, max_alerts, tuple(http_config.items()))
+    return WebhookConfig(url, send_resolved, max_alerts, authorization)
 
 
 def _dingtalk(reader: ConfigReader, raw: Any, path: Path) -> DingTalkConfig | None:
-    keys = ("webhook_url", "secret", "keywords", "at_mobiles", "send_resolved")
+    keys = ("webhook_url", "secret", "keywords", "at_mobiles", "send_resolved", "msgtype")
     node = reader.mapping(raw, path, keys, "dingtalk config")
     if node is None:
         return None
@@ -169,6 +172,10 @@ def _dingtalk(reader: ConfigReader, raw: Any, path: Path) -> DingTalkConfig | No
     keywords = reader.string_list(node, path, "keywords")
     if len(keywords) > 10:
         reader.fail((*path, "keywords"), "a DingTalk robot has at most 10 keywords")
+    msgtype = node.get("msgtype", "markdown")
+    if msgtype not in ("markdown", "actionCard"):
+        reader.fail((*path, "msgtype"), f"{msgtype!r}: expected markdown or actionCard")
+        msgtype = "markdown"
     if url is None:
         return None
     return DingTalkConfig(
@@ -177,6 +184,7 @@ def _dingtalk(reader: ConfigReader, raw: Any, path: Path) -> DingTalkConfig | No
         keywords=keywords,
         at_mobiles=_phones(reader, node, path, "at_mobiles", allow_oncall=True),
         send_resolved=_flag(reader, node, path, default=True),
+        msgtype=msgtype,
     )
 
 
@@ -290,18 +298,6 @@ def _url(
         reader.fail((*path, key), f"{url!r} is not an http(s) URL")
         return None
     return url
-
-
-def _url_from_file(reader: ConfigReader, node: dict[str, Any], path: Path) -> str | None:
-    name = reader.string(node, path, "url_file", required=True)
-    if name is None:
-        return None
-    base = FilePath(reader.document.file).parent
-    try:
-        return (base / name).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        reader.fail((*path, "url_file"), f"cannot read {name}: {exc.strerror}")
-        return None
 
 
 def _flag(reader: ConfigReader, node: dict[str, Any], path: Path, *, default: bool) -> bool:

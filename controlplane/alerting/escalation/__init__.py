@@ -3,19 +3,25 @@
 from controlplane.alerting.escalation.acks import Acknowledgements, AckResult, NothingToAck, Via
 from controlplane.alerting.escalation.command import ack_command
 from controlplane.alerting.escalation.links import AckLinks, LinkRefused
+from controlplane.alerting.escalation.redial import CallEnded, Redial, RedialBook, RedialPolicy
 from controlplane.alerting.escalation.store import Episode, EscalationStore
-from controlplane.alerting.escalation.tracker import DueStep, EscalationTracker
+from controlplane.alerting.escalation.tracker import REDIAL_STEP, DueStep, EscalationTracker
 
 __all__ = [
+    "REDIAL_STEP",
     "AckLinks",
     "AckResult",
     "Acknowledgements",
+    "CallEnded",
     "DueStep",
     "Episode",
     "EscalationStore",
     "EscalationTracker",
     "LinkRefused",
     "NothingToAck",
+    "Redial",
+    "RedialBook",
+    "RedialPolicy",
     "Via",
     "ack_command",
 ]

@@ -1,4 +1,8 @@
-"""Acknowledgement: stops a group's escalation and writes the ack into every alert's history."""
+"""Acknowledgement: stops a group's escalation and writes the ack into every alert's history.
+
+Voice calls end here too: a call's final result goes into the history the same way, and an
+unanswered call of a group still escalating is handed to the redial book.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from controlplane.alerting.escalation.redial import CallEnded, CallOutcome, RedialBook
 from controlplane.alerting.escalation.store import AckedEpisode, EscalationStore
 from controlplane.clock import Clock
 from controlplane.storage.alerts import AlertRepository
@@ -38,10 +43,17 @@ class AckResult:
 class Acknowledgements:
     """Acks by group key, alert fingerprint or voice call id; all paths share this one."""
 
-    def __init__(self, store: EscalationStore, alerts: AlertRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: EscalationStore,
+        alerts: AlertRepository,
+        clock: Clock,
+        redials: RedialBook | None = None,
+    ) -> None:
         self._store = store
         self._alerts = alerts
         self._clock = clock
+        self.redials = redials or RedialBook()
 
     def ack_group(self, group_key: str, by: str, via: Via, at: datetime | None = None) -> AckResult:
         """Stops the group's escalation; NothingToAck if the group never escalated."""
@@ -67,6 +79,41 @@ class Acknowledgements:
         if group_key is None:
             raise NothingToAck(f"no call remembered as {' or '.join(c for c in call_ids if c)!r}")
         return self.ack_group(group_key, by, "voice", at)
+
+    def call_ended(self, call: CallEnded, at: datetime | None = None) -> CallOutcome | None:
+        """A call's final result: noted in its group's alerts' history; redialled if unanswered.
+
+        None for a duplicate receipt (Dyvms pushes some twice); NothingToAck for a call that
+        was never remembered.
+        """
+        when = at or self._clock.now()
+        group_key = self._store.group_of_call([call.call_id, call.out_id])
+        group = None if group_key is None else self._store.latest(group_key)
+        if group is None:
+            raise NothingToAck(f"no call remembered as {call.call_id or call.out_id!r}")
+        outcome = self.redials.ended(call, group.escalating, when)
+        if outcome is None:
+            return None
+        detail = {
+            "callee": call.callee,
+            "call_id": call.call_id,
+            "status_code": call.status_code,
+            "meaning": call.meaning,
+            "attempt": outcome.attempt,
+            "redial": outcome.decision,
+            "redial_at": outcome.redial_at.isoformat() if outcome.redial_at else None,
+            "group_key": group_key,
+        }
+        self._alerts.record_many([(fp, when, "call_result", detail) for fp in group.fingerprints])
+        log.info(
+            "escalation.call_ended group_key=%s callee=%s code=%s attempt=%s redial=%s",
+            group_key,
+            call.callee,
+            call.status_code,
+            outcome.attempt,
+            outcome.decision,
+        )
+        return outcome
 
     def remember_call(self, call_id: str, group_key: str, at: datetime | None = None) -> None:
         """Note the group a voice call was placed for (its CallId or OutId), before it can ring."""

@@ -20,10 +20,12 @@ from controlplane.alerting.escalation.acks import (
     Via,
 )
 from controlplane.alerting.escalation.links import AckLinks, LinkRefused
+from controlplane.alerting.escalation.redial import CallEnded
 from controlplane.auth import Principal
 from controlplane.web.errors import ApiError
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from notifiers.voice import FINAL_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class VoiceCallReport(msgspec.Struct, forbid_unknown_fields=False):
     status_code: str | int = ""
     out_id: str | None = None
     dtmf: str | None = None
+    callee: str = ""  # final records only
+    status_msg: str = ""  # final records only
 
 
 _voice_reports = msgspec.json.Decoder(list[VoiceCallReport])
@@ -117,7 +121,8 @@ async def ack_by_link(request: Request, g: str = "", exp: str = "", sig: str = "
 
 @router.post("/v1/callbacks/voice")
 async def voice_callback(request: Request) -> JsonResponse:
-    """Dyvms receipt push: a `300000` record with dtmf `1` acknowledges the call's group."""
+    """Dyvms receipt push: a `300000` record with dtmf `1` acknowledges the call's group; a
+    final record (VoiceReport) goes into the group's history and may schedule a redial."""
     try:
         reports = _voice_reports.decode(await request.body())
     except msgspec.ValidationError as exc:
@@ -126,11 +131,20 @@ async def voice_callback(request: Request) -> JsonResponse:
         raise ApiError(400, "body must be a JSON array", field="body", code=1) from None
     acks = _acks(request)
     for report in reports:
-        if str(report.status_code) != DTMF_STATUS or (report.dtmf or "").strip("#*") != ACK_KEY:
-            continue
-        ids = [report.call_id, report.out_id or ""]
+        status_code = str(report.status_code)
         try:
-            await asyncio.to_thread(acks.ack_call, ids, f"voice:{report.call_id}")
+            if status_code == DTMF_STATUS and (report.dtmf or "").strip("#*") == ACK_KEY:
+                ids = [report.call_id, report.out_id or ""]
+                await asyncio.to_thread(acks.ack_call, ids, f"voice:{report.call_id}")
+            elif status_code in FINAL_STATUS:
+                ended = CallEnded(
+                    report.call_id,
+                    report.out_id or "",
+                    report.callee,
+                    status_code,
+                    report.status_msg,
+                )
+                await asyncio.to_thread(acks.call_ended, ended)
         except NothingToAck as exc:
             # Answered 200 anyway: the service would retry a non-200 for ten minutes in vain.
             log.warning("escalation.voice_unknown_call call_id=%s reason=%s", report.call_id, exc)

@@ -47,6 +47,14 @@ class AckedEpisode:
     fingerprints: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class GroupEscalation:
+    """Where a group's latest episode stands, and the alerts it holds (for their history)."""
+
+    escalating: bool  # neither acknowledged nor resolved
+    fingerprints: tuple[str, ...]
+
+
 class EscalationStore:
     """Hides the SQL of escalations; every write is its own short transaction."""
 
@@ -138,6 +146,25 @@ class EscalationStore:
                 select(EPISODES.c.id).where(EPISODES.c.group_hash == group_hash(group_key)).limit(1)
             ).first()
         return found is not None
+
+    def latest(self, group_key: str) -> GroupEscalation | None:
+        """The group's latest episode; None if the group never escalated."""
+        with self._database.engine.connect() as connection:
+            episode = connection.execute(
+                select(EPISODES.c.id, EPISODES.c.acked_at, EPISODES.c.resolved_at)
+                .where(EPISODES.c.group_hash == group_hash(group_key))
+                .order_by(EPISODES.c.started_at.desc())
+                .limit(1)
+            ).first()
+            if episode is None:
+                return None
+            fingerprints = connection.execute(
+                select(ALERTS.c.fingerprint)
+                .where(ALERTS.c.escalation_id == episode.id)
+                .order_by(ALERTS.c.fingerprint)
+            ).scalars()
+            escalating = episode.acked_at is None and episode.resolved_at is None
+            return GroupEscalation(escalating, tuple(fingerprints))
 
     def ack_group(self, group_key: str, by: str, via: str, at: datetime) -> list[AckedEpisode]:
         """Acknowledges the group's open episodes; returns those this call stopped."""

@@ -14,6 +14,10 @@ from controlplane.clock import Clock
 log = logging.getLogger(__name__)
 
 
+# The index of a DueStep that redials an unanswered voice call: not a step of the chain.
+REDIAL_STEP = -1
+
+
 @dataclass(frozen=True)
 class DueStep:
     """A step the caller must now send: it is claimed, so no other run or replica sends it."""

@@ -3,8 +3,10 @@
 A muted group does not page: inside a mute time interval (or outside every active one) its due
 steps wait, unclaimed, and go out once the mute ends; a silence covering every firing alert of
 the group stops its escalation for good, as an acknowledgement would. Steps that come due
-together (after a mute, or a restart) reach each receiver once. Every database call runs
-in a worker thread, so a slow database never stalls the event loop's tick.
+together (after a mute, or a restart) reach each receiver once. A voice call that ended
+unanswered comes back as a redial step of its receiver, restricted to the callees who did not
+answer. Every database call runs in a worker thread, so a slow database never stalls the
+event loop's tick.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from controlplane.alerting.config import Route
-from controlplane.alerting.escalation import Acknowledgements, DueStep, EscalationTracker
+from controlplane.alerting.config import EscalationStep, Route
+from controlplane.alerting.escalation import (
+    REDIAL_STEP,
+    Acknowledgements,
+    DueStep,
+    Episode,
+    EscalationTracker,
+    Redial,
+)
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert
 from notifiers.voice import out_id
 
@@ -28,10 +37,14 @@ class Muting:
     """Why a group's escalation must not page now (nothing: it may)."""
 
     paused: bool = False  # a mute time interval holds the group's notifications
+    # The group is not held here (yet: a restart restores it from storage): a step claimed now
+    # would have nothing to page with, so its steps wait.
+    unknown: bool = False
     silence_ids: tuple[str, ...] = ()  # silences that together cover every firing alert
 
 
 NOT_MUTED = Muting()
+UNKNOWN_GROUP = Muting(unknown=True)
 # The muting of a group by its key, as the stage sees it this tick.
 GroupMuting = Callable[[str], Muting]
 
@@ -44,7 +57,7 @@ def muting_of(
 ) -> Muting:
     """A group's muting from its route's time intervals and the silences of its firing alerts."""
     if group is None:
-        return NOT_MUTED
+        return UNKNOWN_GROUP
     if is_muted is not None and is_muted(group.route, now):
         return Muting(paused=True)
     firing = [g.alert.labels for g in group.alerts.values() if g.is_firing]
@@ -60,7 +73,11 @@ class Escalator:
     def __init__(self, tracker: EscalationTracker, acknowledgements: Acknowledgements) -> None:
         self._tracker = tracker
         self._acks = acknowledgements
+        self._redials = acknowledgements.redials
+        # The redials handed out by the last `due`, by (group key, receiver), until dialled.
+        self._redialling: dict[tuple[str, str], Redial] = {}
         self._paused: set[str] = set()  # group keys whose pause was logged (log it once)
+        self._unknown: set[str] = set()  # group keys whose absence was logged (log it once)
 
     async def notified(self, group: AggregationGroup, firing: Sequence[GroupedAlert]) -> None:
         """The group's firing notification went out: its chain (if any) starts or goes on."""
@@ -82,9 +99,16 @@ class Escalator:
         ready = []
         episodes = await asyncio.to_thread(self._tracker.active)
         self._paused &= {episode.group_key for episode in episodes}
+        escalating = {episode.group_key for episode in episodes}
+        self._unknown &= {episode.group_key for episode in episodes}
         for episode in episodes:
             muted = muting(episode.group_key)
-            if muted.silence_ids:
+            if muted.unknown:
+                if episode.group_key not in self._unknown:
+                    self._unknown.add(episode.group_key)
+                    log.info("escalation.waiting_for_group group_key=%s", episode.group_key)
+            elif muted.silence_ids:
+                escalating.discard(episode.group_key)
                 await self._stop_silenced(episode.group_key, muted.silence_ids, now)
             elif muted.paused:
                 if episode.group_key not in self._paused:
@@ -92,8 +116,38 @@ class Escalator:
                     log.info("escalation.paused group_key=%s reason=mute", episode.group_key)
             else:
                 self._paused.discard(episode.group_key)
+                self._unknown.discard(episode.group_key)
                 ready.append(episode)
-        return _once_per_receiver(await asyncio.to_thread(self._tracker.claim_due, ready, now))
+        steps = await asyncio.to_thread(self._tracker.claim_due, ready, now)
+        return self._with_redials(steps, ready, escalating, now)
+
+    def _with_redials(
+        self, steps: list[DueStep], ready: list[Episode], escalating: set[str], now: datetime
+    ) -> list[DueStep]:
+        """The chain's due steps, then the redials due now as steps of their one receiver."""
+        redials = self._redials.take_due(now, {e.group_key for e in ready}, escalating)
+        by_key = {episode.group_key: episode for episode in ready}
+        redial_steps = [
+            DueStep(
+                r.group_key,
+                by_key[r.group_key].chain,
+                REDIAL_STEP,
+                EscalationStep(0.0, (r.receiver,)),
+                by_key[r.group_key].started_at,
+            )
+            for r in redials
+        ]
+        # A chain step due now that calls the same receiver calls everyone: no redial besides.
+        once = _once_per_receiver([*steps, *redial_steps])
+        kept = {(s.group_key, s.step.receivers[0]) for s in once if s.index == REDIAL_STEP}
+        self._redialling = {
+            (r.group_key, r.receiver): r for r in redials if (r.group_key, r.receiver) in kept
+        }
+        return once
+
+    def redial_for(self, group_key: str, receiver: str) -> Redial | None:
+        """The redial this send is (taken: dialled once), or None for an ordinary send."""
+        return self._redialling.pop((group_key, receiver), None)
 
     async def _stop_silenced(
         self, group_key: str, silence_ids: tuple[str, ...], at: datetime
@@ -102,11 +156,29 @@ class Escalator:
         log.info("escalation.silenced group_key=%s silences=%s", group_key, ",".join(silence_ids))
         await asyncio.to_thread(self._acks.ack_group, group_key, by, "silence", at)
 
-    async def call_placed(self, group_key: str, call_id: str | None, at: datetime) -> None:
-        """Remember a voice call's ids, so a key press during it acks this group."""
-        await asyncio.to_thread(self._acks.remember_call, out_id(group_key), group_key, at)
-        if call_id:
+    async def call_placed(
+        self,
+        group_key: str,
+        receiver: str,
+        reference: str | None,
+        at: datetime,
+        redial: Redial | None = None,
+    ) -> None:
+        """Remember a voice send's call ids (comma-joined in `reference`), so a key press
+        during a call acks this group and an unanswered call is redialled."""
+        call_ids = [call_id for call_id in (reference or "").split(",") if call_id]
+        for call_id in [out_id(group_key), *call_ids]:
             await asyncio.to_thread(self._acks.remember_call, call_id, group_key, at)
+        attempt = 1 if redial is None else redial.attempt
+        self._redials.placed(call_ids, group_key, receiver, attempt, at)
+        if redial is not None:
+            log.info(
+                "voice.redialled group_key=%s receiver=%s callees=%s attempt=%d",
+                group_key,
+                receiver,
+                ",".join(redial.callees),
+                attempt,
+            )
 
 
 def _once_per_receiver(steps: Sequence[DueStep]) -> list[DueStep]:

@@ -75,16 +75,16 @@ class Grouper:
                 heapq.heappush(self._expiries, entry)
         return opened
 
-    def expire(self, now: datetime) -> int:
-        """Resolve the posted alerts whose end time has passed without a re-post."""
-        resolved = 0
+    def expire(self, now: datetime) -> list[GroupedAlert]:
+        """Resolve the posted alerts whose end time has passed without a re-post; returns them."""
+        resolved: list[GroupedAlert] = []
         while self._expiries and self._expiries[0][0] <= now:
             expires_at, key, alert_fingerprint = heapq.heappop(self._expiries)
             group = self._groups.get(key)
             grouped = group.alerts.get(alert_fingerprint) if group is not None else None
             if group is not None and grouped is not None and grouped.expires_at == expires_at:
                 group.alerts[alert_fingerprint] = grouped.expired()
-                resolved += 1
+                resolved.append(group.alerts[alert_fingerprint])
         return resolved
 
     def seconds_until_due(self, now: datetime) -> float | None:

@@ -113,11 +113,17 @@ class NotificationLog:
         self, groups: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[LogEntry | None, LogEntry | None]]:
         """Per (receiver, group hash): the latest claim (any status) and latest successful send."""
-        found: dict[tuple[str, str], tuple[LogEntry | None, LogEntry | None]] = {}
         wanted = set(groups)
-        hashes = sorted({group_hash for _, group_hash in wanted})
+        found = self.latest_of(sorted({group_hash for _, group_hash in wanted}))
+        return {key: entries for key, entries in found.items() if key in wanted}
+
+    def latest_of(
+        self, group_hashes: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[LogEntry | None, LogEntry | None]]:
+        """The same, for every receiver that has an entry for any of the group hashes."""
+        found: dict[tuple[str, str], tuple[LogEntry | None, LogEntry | None]] = {}
         with self._database.engine.connect() as connection:
-            for chunk in _chunks(hashes):
+            for chunk in _chunks(group_hashes):
                 newest = (
                     select(func.max(LOG.c.id))
                     .where(LOG.c.group_hash.in_(chunk))
@@ -132,8 +138,6 @@ class NotificationLog:
                 for row in connection.execute(statement):
                     entry = _entry(row._mapping)
                     key = (entry.receiver, entry.group_hash)
-                    if key not in wanted:
-                        continue
                     _, sent = found.get(key, (None, None))
                     # Ascending ids: the last row seen is the latest; a sent one also updates sent.
                     found[key] = (entry, entry if entry.status == SENT else sent)

@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from controlplane.alerting.config import InhibitRule, Route
+from controlplane.alerting.config.model import DEFAULT_RESOLVE_TIMEOUT_S
 from controlplane.alerting.pipeline.dedup import needs_update
 from controlplane.alerting.pipeline.delivery import (
     Delivery,
@@ -46,13 +47,16 @@ from controlplane.alerting.pipeline.outbox import (
     notified_events,
     plan_sends,
 )
+from controlplane.alerting.pipeline.paging import Pager
+from controlplane.alerting.pipeline.posted import POSTED_RULE_PREFIX
+from controlplane.alerting.pipeline.posted_store import PostedAlertStore
 from controlplane.alerting.pipeline.ratelimit import DigestPlanner
 from controlplane.alerting.pipeline.silences import Silencer, SilenceRepository
 from controlplane.clock import Clock
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.storage import AlertRepository, Database
-from notifiers.base import AlertSummary, Notification
+from notifiers.base import Notification
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ MAX_SENDS_IN_FLIGHT = 16
 # later batch (twice the last) is claimed while the one before it is being sent.
 FIRST_CLAIM_BATCH = 16
 LARGEST_CLAIM_BATCH = 256
+# Posted alerts are saved when no group is due sooner than this (and no send is in flight).
+POSTED_SAVE_IDLE_S = 1.0
 
 
 class AlertingStage:
@@ -83,6 +89,7 @@ class AlertingStage:
         sleep: Sleep = asyncio.sleep,
         replica: str = "local",
         console_url: str | None = None,
+        resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S,
     ) -> None:
         self._receivers = dict(receivers)
         self._clock = clock
@@ -98,6 +105,8 @@ class AlertingStage:
         self._log = NotificationLog(database, replica)
         self._lookahead = LogLookahead(self._log)
         self._history = AlertRepository(database)
+        self._posted = PostedAlertStore(self._history)
+        self._resolve_timeout = timedelta(seconds=resolve_timeout_s)
         self._planner = DigestPlanner()
         self._queues: dict[str, dict[str, Pending]] = {}
         self._silence_recorded: set[tuple[str, str]] = set()
@@ -105,6 +114,9 @@ class AlertingStage:
         self._unfinished_sends = 0  # of every flush: send tasks not yet done
         self._unwritten_history: list[HistoryEvent] = []  # for the last flush in flight to write
         self._escalating = asyncio.Lock()
+        self._pager = Pager(
+            self._log, self._history, self._receivers, self._deliver, clock, console_url
+        )
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
         self.receive(
@@ -121,6 +133,11 @@ class AlertingStage:
         opened = [group for grouped in alerts for group in self._grouper.add(grouped, now)]
         self._lookahead.opened(opened)
 
+    def receive_posted(self, alerts: Sequence[GroupedAlert]) -> None:
+        """Take alerts posted to the alerts API, and keep them in storage (in the background)."""
+        self.receive(alerts)
+        self._posted.save(alerts, self._clock.monotonic())
+
     def seconds_until_due(self) -> float | None:
         """How long the scheduler may sleep before a group is due; None when no group waits."""
         return self._grouper.seconds_until_due(self._clock.now())
@@ -129,8 +146,18 @@ class AlertingStage:
         """After a restart: take back the firing alerts from storage; the log prevents resends."""
         now = self._clock.now()
         stored = self._history.all(AlertState.FIRING)
+        # A posted alert's end time is not stored: as after a post without one, it fires until
+        # resolve_timeout passes without a re-post (senders re-post every few seconds).
+        expires_at = now + self._resolve_timeout
         for item in stored:
-            self._grouper.add(GroupedAlert(item.rule_key, item.alert, item.annotations), now)
+            posted = item.rule_key.startswith(POSTED_RULE_PREFIX)
+            grouped = GroupedAlert(
+                item.rule_key,
+                item.alert,
+                item.annotations,
+                expires_at=expires_at if posted else None,
+            )
+            self._grouper.add(grouped, now)
         return len(stored)
 
     async def tick(self, now: datetime | None = None) -> int:
@@ -140,7 +167,7 @@ class AlertingStage:
         of groups costs a few statements and never stalls the loop that takes posted alerts.
         """
         now = now or self._clock.now()
-        self._grouper.expire(now)
+        self._posted.save(self._grouper.expire(now), self._clock.monotonic())
         due = self._grouper.take_due(now)  # before any await: overlapping ticks take each once
         # Inside a mute (or outside every active) time interval a group says nothing.
         speaking = [g for g in due if self._is_muted is None or not self._is_muted(g.route, now)]
@@ -148,6 +175,15 @@ class AlertingStage:
             asyncio.to_thread(self._silencer.refresh, now), self._lookahead.latest(due, speaking)
         )
         firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
+        # Taken before dedup drops the resolved alerts no route receiver is owed: the receivers
+        # an escalation paged are owed them too.
+        settling = [
+            (group, list(group.alerts.values()))
+            for group in due
+            if self._escalator is not None
+            and group.route.options.escalation is not None
+            and not any(g.is_firing for g in group.alerts.values())
+        ]
         for group in speaking:
             pending = self._evaluate(group, firing_labels, logged[group.key], now)
             if pending is not None:
@@ -158,10 +194,13 @@ class AlertingStage:
             self._grouper.forget_if_empty(group)
         sends = plan_sends(self._queues, self._receivers, self._planner, self._clock.monotonic())
         sent = await self._send_all(sends, now)
+        due_in = self._grouper.seconds_until_due(self._clock.now())
+        idle = self._unfinished_sends == 0 and (due_in is None or due_in > POSTED_SAVE_IDLE_S)
+        self._posted.write_when_idle(idle, self._clock.monotonic())
         # Ticks overlap (a slow flush must not hold back the next group's); escalation steps
         # are taken by one tick at a time.
         async with self._escalating:
-            return sent + await self._escalate(now)
+            return sent + await self._escalate(now) + await self._pager.resolved(settling)
 
     async def _send_all(self, sends: Sequence[PlannedSend], now: datetime) -> int:
         """Claim the group states a batch at a time, send each batch as soon as it is claimed
@@ -199,9 +238,11 @@ class AlertingStage:
         self._history.record_many(events)
 
     def write_deferred_history(self) -> int:
-        """Write the history lines still waiting for a flush that will not finish (at stop)."""
+        """Write the history lines still waiting for a flush that will not finish, and the
+        posted alerts not yet saved (at stop); returns the history lines written."""
         history, self._unwritten_history = self._unwritten_history, []
         self._history.record_many(history)
+        self._posted.write_unsaved()
         return len(history)
 
     async def _escalate(self, now: datetime) -> int:
@@ -225,18 +266,7 @@ class AlertingStage:
             if not firing:
                 log.info("escalation.all_muted group_key=%s step=%d", step.group_key, step.index)
                 continue
-            alerts = [summary(g, "firing") for g in firing]
-            notification = build("", group.key, group.labels, alerts, self._console_url)
-            for name in step.step.receivers:
-                receiver = self._receivers.get(name)
-                if receiver is None:
-                    log.error("escalation.unknown_receiver receiver=%s", name)
-                    continue
-                delivery = await self._deliver(receiver, replace(notification, receiver=name), 0)
-                await asyncio.to_thread(
-                    self._record, receiver, notification.group_key, alerts, delivery, False
-                )
-                sent += int(delivery.delivered)
+            sent += await self._pager.page(group, step.step.receivers, firing)
         return sent
 
     def _escalation_muting(self, now: datetime, group_key: str) -> Muting:
@@ -249,12 +279,19 @@ class AlertingStage:
         """Through the receiver's channels from `start`, with an ack link while it fires."""
         if self._ack_url is not None and notification.status == "firing":
             notification = replace(notification, ack_url=self._ack_url(notification.group_key))
+        # A redial calls again only the callees who did not answer.
+        redial = (
+            self._escalator.redial_for(notification.group_key, receiver.name)
+            if self._escalator is not None
+            else None
+        )
+        recipients = self._recipients if redial is None else redial.recipients
         delivery = await deliver(
-            receiver.channels[start:], notification, self._clock, self._sleep, self._recipients
+            receiver.channels[start:], notification, self._clock, self._sleep, recipients
         )
         if self._escalator is not None and delivery.channel == "voice":
             await self._escalator.call_placed(
-                notification.group_key, delivery.reference, self._clock.now()
+                notification.group_key, receiver.name, delivery.reference, self._clock.now(), redial
             )
         return delivery
 
@@ -364,17 +401,3 @@ class AlertingStage:
                 receiver.name, notification.group_key, alerts, delivery, is_digest, done_at
             ),
         )
-
-    def _record(
-        self,
-        receiver: Receiver,
-        group_key: str,
-        alerts: Sequence[AlertSummary],
-        delivery: Delivery,
-        is_digest: bool,
-    ) -> None:
-        """Write the notification into each alert's history, and log it."""
-        events = notified_events(
-            receiver.name, group_key, alerts, delivery, is_digest, self._clock.now()
-        )
-        self._history.record_many(events)
