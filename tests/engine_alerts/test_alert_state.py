@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from controlplane.engine.alerts import (
+    AlertLimitExceeded,
     AlertState,
     AlertStateMachine,
     NoDataPolicy,
@@ -160,6 +163,36 @@ def test_a_restarted_machine_keeps_pending_since_firing_start_and_keep_firing() 
     assert after.evaluate([fine(), low(labels=pending_labels)], at(99)) == []
     [resolved] = after.evaluate([fine(), low(labels=pending_labels)], at(100))
     assert resolved.current is AlertState.RESOLVED
+
+
+def test_a_held_alert_stays_as_it_was_unless_its_condition_holds() -> None:
+    before = AlertStateMachine(StateTiming(for_s=10))
+    pending_labels = {**LABELS, "carrier": "cucc"}
+    before.evaluate([low()], at(0))
+    before.evaluate([low(), low(labels=pending_labels)], at(10))  # cmcc fires, cucc pends
+    restored = AlertStateMachine(before.timing, before.alerts)
+    held = {alert.fingerprint for alert in restored.alerts}
+
+    assert restored.evaluate([fine()], at(15), held=held) == []  # cucc is missing: held too
+    assert states(restored) == {
+        fingerprint(LABELS): AlertState.FIRING,
+        fingerprint(pending_labels): AlertState.PENDING,
+    }
+    [fired] = restored.evaluate([low(labels=pending_labels)], at(20), held=held)
+    assert (fired.current, fired.alert.active_since) == (AlertState.FIRING, at(10))
+
+
+def test_more_alerts_than_the_limit_clear_every_alert_of_the_rule() -> None:
+    machine = AlertStateMachine(StateTiming())
+    machine.evaluate([low()], at(0))
+    other = {**LABELS, "carrier": "cucc"}
+
+    with pytest.raises(AlertLimitExceeded, match="exceeded limit of 1 with 2 alerts"):
+        machine.evaluate([low(), low(labels=other)], at(5), limit=1)
+
+    assert machine.alerts == []
+    [fired] = machine.evaluate([low()], at(10), limit=1)  # within the limit again: a new alert
+    assert (fired.previous, fired.current) == (AlertState.INACTIVE, AlertState.FIRING)
 
 
 def test_fingerprints_depend_on_labels_not_their_order() -> None:

@@ -10,9 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import MetricsExporter, PrometheusServer
 
-from controlplane.engine.alerts import AlertState
+from controlplane.engine.alerts import EVALUATION_FAILING, AlertState
 from controlplane.engine.promql import (
-    EVALUATION_FAILING,
     PrometheusClient,
     PromQLAlertEvaluator,
     PromQLAlertRule,
@@ -22,6 +21,7 @@ from controlplane.engine.promql import (
     RuleEvaluationMetrics,
     alert_samples,
 )
+from controlplane.engine.rules.templates import compile_template
 
 
 def now() -> datetime:
@@ -33,7 +33,7 @@ def queue_rule(queue: str, threshold: float = 10) -> PromQLAlertRule:
         group="queues",
         alertname="QueueBacklog",
         expr=f'harness_queue_depth{{queue="{queue}"}} > {threshold}',
-        labels={"severity": "page"},
+        labels={"severity": compile_template("page")},
     )
 
 
@@ -131,7 +131,7 @@ async def test_an_unreachable_prometheus_is_an_evaluation_error_on_every_interva
     assert first.error is not None and second.error is not None
     assert [t.current for t in first.failing_transitions] == [AlertState.FIRING]
     assert second.failing_transitions == []  # still firing: one alert, not one per evaluation
-    assert evaluator.failing_machine.alerts[0].value == 2.0  # consecutive failures
+    assert evaluator.failing.alerts[0].value == 2.0  # consecutive failures
     assert failures(registry, "down") == 2
     assert (
         registry.get_sample_value(
@@ -161,7 +161,14 @@ def test_alert_labels_are_series_labels_without_name_then_rule_labels_then_alert
         group="g",
         alertname="SendApiErrors",
         expr="unused",
-        labels={"severity": "critical", "team": "sms", "alertname": "ignored"},
+        labels={
+            name: compile_template(value)
+            for name, value in {
+                "severity": "critical",
+                "team": "sms",
+                "alertname": "ignored",
+            }.items()
+        },
     )
     series = PromSample({"__name__": "x", "route": "/send", "team": "api"}, 2.5)
 

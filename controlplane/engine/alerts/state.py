@@ -8,7 +8,7 @@ progress goes on (Prometheus loses the last two on restart).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +29,16 @@ class NoDataPolicy(StrEnum):
     OK = "ok"  # the condition is false: a firing alert resolves
     ALERTING = "alerting"  # the condition is true: silence is itself the problem
     KEEP = "keep"  # leave the alert as it is until data comes back
+
+
+class AlertLimitExceeded(ValueError):
+    """A rule produced more pending and firing alerts than its group's `limit` allows."""
+
+    def __init__(self, limit: int, count: int) -> None:
+        # Prometheus' own words, so a Prometheus user recognises the error on /v1/rules.
+        super().__init__(f"exceeded limit of {limit} with {count} alerts")
+        self.limit = limit
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,21 @@ class AlertStateMachine:
     def alerts(self) -> list[Alert]:
         return list(self._alerts.values())
 
-    def evaluate(self, samples: Iterable[Sample], now: datetime) -> list[AlertTransition]:
+    def evaluate(
+        self,
+        samples: Iterable[Sample],
+        now: datetime,
+        *,
+        held: Collection[str] = (),
+        limit: int = 0,
+    ) -> list[AlertTransition]:
         """Advance every alert to `now` given this evaluation's samples; returns what changed.
 
         A label set missing from `samples` has vanished: its alert is treated as not active.
+        An alert whose fingerprint is in `held` is left exactly as it is unless its condition
+        holds (the warm-up after a restart: an empty window is no evidence that it is over).
+        With a `limit`, more pending and firing alerts than that clear every alert of the rule
+        and raise `AlertLimitExceeded`, as Prometheus does.
         """
         transitions: list[AlertTransition] = []
         seen: set[str] = set()
@@ -104,13 +125,23 @@ class AlertStateMachine:
             active: bool | None = sample.active
             if sample.no_data:
                 active = self._no_data_verdict()
-            if active is None:  # keep: no transition, no timer moves
+            if active is None or (not active and key in held):  # no transition, no timer moves
                 continue
             self._step(key, sample.labels, sample.value, active, now, transitions)
-        for key in [k for k in self._alerts if k not in seen]:
+        for key in [k for k in self._alerts if k not in seen and k not in held]:
             alert = self._alerts[key]
             self._step(key, alert.labels, alert.value, False, now, transitions)
+        if limit:
+            self._enforce(limit)
         return transitions
+
+    def _enforce(self, limit: int) -> None:
+        live = (AlertState.PENDING, AlertState.FIRING)
+        count = sum(1 for alert in self._alerts.values() if alert.state in live)
+        if count > limit:
+            # Prometheus clears active, pending and resolved alerts alike and sends nothing.
+            self._alerts.clear()
+            raise AlertLimitExceeded(limit, count)
 
     def _no_data_verdict(self) -> bool | None:
         policy = self.timing.on_no_data

@@ -7,7 +7,6 @@ from controlplane.engine.promql.client import (
     PromSample,
 )
 from controlplane.engine.promql.evaluator import (
-    EVALUATION_FAILING,
     InstantQuerier,
     PromQLAlertEvaluator,
     PromQLAlertRule,
@@ -23,7 +22,6 @@ from controlplane.engine.promql.promformat import (
 from controlplane.engine.promql.promtool import PromtoolError, PromtoolResult, run_promtool_tests
 
 __all__ = [
-    "EVALUATION_FAILING",
     "InstantQuerier",
     "PromQLAlertEvaluator",
     "PromQLAlertRule",

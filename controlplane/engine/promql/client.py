@@ -30,6 +30,7 @@ class PromQLErrorKind(StrEnum):
     BAD_QUERY = "bad_query"  # Prometheus rejected the expression, or its result is no vector
     EXECUTION = "execution"  # the expression failed while running (e.g. many-to-many matching)
     FAILED = "failed"  # any other error answer
+    LIMIT = "limit"  # the result held more alerts than the rule group's `limit`
 
 
 class PromQLError(Exception):

@@ -2,8 +2,11 @@
 
 Prometheus alert semantics: the expression's result set IS the set of firing series, so every
 returned series is an active sample, labelled with the series' labels minus `__name__`, then the
-rule's labels, then `alertname`. A query that fails leaves the rule's alerts exactly as they
-were (never a silent resolve) and raises the rule's `RuleEvaluationFailing` alert instead.
+rule's labels rendered for that series (`{{ $labels.job }}`, `{{ $value }}`; a label that renders
+empty is dropped), then `alertname`. The query runs at the evaluation time minus the group's
+`query_offset`. A query that fails leaves the rule's alerts exactly as they were (never a silent
+resolve) and raises the rule's `RuleEvaluationFailing` alert instead. A result with more alerts
+than the group's `limit` is a failure too, but, as in Prometheus, it clears the rule's alerts.
 """
 
 from __future__ import annotations
@@ -11,22 +14,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from controlplane.engine.alerts import (
     Alert,
+    AlertLimitExceeded,
     AlertStateMachine,
     AlertTransition,
+    EvaluationFailingAlert,
     Sample,
     StateTiming,
 )
 from controlplane.engine.promql.client import PromQLError, PromQLErrorKind, PromSample
 from controlplane.engine.promql.metrics import RuleEvaluationMetrics
+from controlplane.engine.rules.templates import RuleTemplate, TemplateContext
 
 log = logging.getLogger(__name__)
-
-EVALUATION_FAILING = "RuleEvaluationFailing"
 
 
 class InstantQuerier(Protocol):
@@ -42,8 +46,10 @@ class PromQLAlertRule:
     group: str
     alertname: str
     expr: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, RuleTemplate] = field(default_factory=dict)
     timing: StateTiming = field(default_factory=StateTiming)
+    limit: int = 0  # the group's: more alerts than this fail the evaluation (0 = no limit)
+    query_offset_s: float = 0.0  # the group's: how far before the evaluation time to query
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,14 @@ def alert_samples(series: Iterable[PromSample], rule: PromQLAlertRule) -> list[S
     seen: set[frozenset[tuple[str, str]]] = set()
     for one in series:
         labels = {name: value for name, value in one.labels.items() if name != "__name__"}
-        labels.update(rule.labels)
+        # Prometheus gives label templates the series' labels as they came, `__name__` included.
+        context = TemplateContext(labels=one.labels, value=one.value)
+        for name, template in rule.labels.items():
+            rendered = template.render(context)
+            if rendered:
+                labels[name] = rendered
+            else:  # as Prometheus' label builder does with an empty value
+                labels.pop(name, None)
         labels["alertname"] = rule.alertname
         key = frozenset(labels.items())
         if key in seen:
@@ -93,27 +106,18 @@ class PromQLAlertEvaluator:
         metrics: RuleEvaluationMetrics | None = None,
         *,
         alerts: Iterable[Alert] = (),
-        failing_alerts: Iterable[Alert] = (),
-        failing_timing: StateTiming | None = None,
-        failing_labels: Mapping[str, str] | None = None,
+        failing: EvaluationFailingAlert | None = None,
     ) -> None:
         self.rule = rule
         self.machine = AlertStateMachine(rule.timing, alerts)
-        # The health alert has its own machine, so it fires, resolves and restores like any other.
-        self.failing_machine = AlertStateMachine(failing_timing or StateTiming(), failing_alerts)
+        self.failing = failing or EvaluationFailingAlert(rule.group, rule.alertname)
         self._client = client
         self._metrics = metrics
-        self._failing_labels = {
-            **(failing_labels if failing_labels is not None else {"severity": "critical"}),
-            "alertname": EVALUATION_FAILING,
-            "rule_group": rule.group,
-            "rule": rule.alertname,
-        }
-        self.consecutive_failures = 0
 
     async def samples(self, at: datetime) -> list[Sample]:
         """This rule's samples at `at`; raises `PromQLError` when Prometheus gives no result."""
-        return alert_samples(await self._client.query_instant(self.rule.expr, at), self.rule)
+        query_at = at - timedelta(seconds=self.rule.query_offset_s)
+        return alert_samples(await self._client.query_instant(self.rule.expr, query_at), self.rule)
 
     async def evaluate(self, at: datetime) -> RuleEvaluation:
         """Query, then advance the alerts; on failure only the RuleEvaluationFailing alert moves."""
@@ -122,42 +126,38 @@ class PromQLAlertEvaluator:
             self._metrics.evaluated(group, name)
         try:
             samples = await self.samples(at)
+            transitions = self.machine.evaluate(samples, at, limit=self.rule.limit)
         except PromQLError as error:
             return self._failed(error, at)
-        if self.consecutive_failures:
+        except AlertLimitExceeded as exceeded:
+            return self._failed(PromQLError(PromQLErrorKind.LIMIT, str(exceeded)), at)
+        if self.failing.consecutive_failures:
             log.info(
                 "promql rule evaluation recovered group=%s rule=%s failures=%d",
                 group,
                 name,
-                self.consecutive_failures,
+                self.failing.consecutive_failures,
             )
-        self.consecutive_failures = 0
         return RuleEvaluation(
-            at=at,
-            transitions=self.machine.evaluate(samples, at),
-            failing_transitions=self.failing_machine.evaluate([], at),
+            at=at, transitions=transitions, failing_transitions=self.failing.succeeded(at)
         )
 
     def _failed(self, error: PromQLError, at: datetime) -> RuleEvaluation:
         group, name = self.rule.group, self.rule.alertname
-        self.consecutive_failures += 1
+        failing_transitions = self.failing.failed(at)
         if self._metrics:
             self._metrics.failed(group, name, error.kind.value)
         # Log the first failure loudly and repeats quietly: the alert and metric carry on.
-        level = logging.WARNING if self.consecutive_failures == 1 else logging.DEBUG
+        level = logging.WARNING if self.failing.consecutive_failures == 1 else logging.DEBUG
         log.log(
             level,
             "promql rule evaluation failed group=%s rule=%s reason=%s failures=%d error=%r",
             group,
             name,
             error.kind.value,
-            self.consecutive_failures,
+            self.failing.consecutive_failures,
             error.message,
         )
-        failing = Sample(self._failing_labels, float(self.consecutive_failures), active=True)
         return RuleEvaluation(
-            at=at,
-            transitions=[],
-            failing_transitions=self.failing_machine.evaluate([failing], at),
-            error=error,
+            at=at, transitions=[], failing_transitions=failing_transitions, error=error
         )

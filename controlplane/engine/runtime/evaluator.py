@@ -1,7 +1,10 @@
 """Evaluates rule groups: stream and PromQL alert rules through their state machines, recordings.
 
 One `RuleEvaluator` per loaded rule set. A reload builds a new one and hands it the old one's
-alerts, so firing alerts keep firing across reloads as they do across restarts.
+alerts, so firing alerts keep firing across reloads as they do across restarts. After a start,
+alerts restored from storage are held while their windows refill (see `warmup`). Every alert
+rule has a `RuleEvaluationFailing` alert, saved and restored with the rule's own alerts. A
+group's `limit` fails a rule that produces more alerts (or series) than it allows.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from controlplane.clock import Clock
-from controlplane.engine.alerts import Alert, AlertStateMachine, AlertTransition
+from controlplane.engine.alerts import (
+    Alert,
+    AlertLimitExceeded,
+    AlertState,
+    AlertStateMachine,
+    AlertTransition,
+    EvaluationFailingAlert,
+)
 from controlplane.engine.cel_expr import CelEvaluationError
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.programs import WindowProgram
@@ -40,6 +50,7 @@ from controlplane.engine.runtime.stream_rules import (
     render_annotations,
     window_spec,
 )
+from controlplane.engine.runtime.warmup import WarmUp, held_during_warm_up
 from controlplane.engine.windows import WindowStore
 
 log = logging.getLogger(__name__)
@@ -58,7 +69,10 @@ class _AlertRuleState:
     group: RuleGroup
     rule: AlertRule
     machine: AlertStateMachine
+    failing: EvaluationFailingAlert
     health: RuleHealth
+    # Pending and firing alerts restored from storage, held while the rule's window refills.
+    restored: frozenset[str] = frozenset()
     promql: PromQLAlertEvaluator | None = None
     readers: RuleReaders | None = None  # stream rules: value and no-data programs
     conditions: ConditionProgram | None = None  # stream rules: the program with its `when`
@@ -94,6 +108,8 @@ class RuleEvaluator:
         self._recording_programs: dict[str, WindowProgram] = {}
         # Recorded series, exported on /metrics: name → label set → value.
         self.recorded: dict[str, dict[SeriesKey, float]] = {}
+        # Reloads keep the windows, so the warm-up runs from the first start, not from a reload.
+        self._warm_up: WarmUp = previous._warm_up if previous is not None else WarmUp(clock.now())
         kept = previous.alerts_by_rule() if previous is not None else {}
         for group in rule_set.groups:
             conditions = compile_conditions(
@@ -115,7 +131,10 @@ class RuleEvaluator:
         conditions: ConditionProgram | None,
     ) -> None:
         key = rule_key(group, rule.name)
-        alerts = kept[key] if key in kept else self._alert_log.restore(key)
+        from_storage = key not in kept
+        saved = self._alert_log.restore(key) if from_storage else kept[key]
+        failing = EvaluationFailingAlert(group.name, rule.name, alerts=saved)
+        alerts = [alert for alert in saved if not failing.owns(alert)]
         health = RuleHealth(key, "alert", rule.source)
         if rule.is_promql:
             assert rule.expr is not None
@@ -124,19 +143,32 @@ class RuleEvaluator:
                     group.name,
                     rule.name,
                     rule.expr,
-                    {name: template.source for name, template in rule.labels.items()},
+                    rule.labels,
                     rule.timing,
+                    limit=group.limit,
+                    query_offset_s=group.query_offset_s,
                 ),
                 self._prometheus,
                 self._metrics,
                 alerts=alerts,
+                failing=failing,
             )
-            state = _AlertRuleState(key, group, rule, promql.machine, health, promql)
-        else:
-            machine = AlertStateMachine(rule.timing, alerts)
-            readers = compile_readers(self._store, rule)
             state = _AlertRuleState(
-                key, group, rule, machine, health, readers=readers, conditions=conditions
+                key, group, rule, promql.machine, failing, health, promql=promql
+            )
+        else:
+            live = (AlertState.PENDING, AlertState.FIRING)
+            restored = frozenset(a.fingerprint for a in alerts if from_storage and a.state in live)
+            state = _AlertRuleState(
+                key,
+                group,
+                rule,
+                AlertStateMachine(rule.timing, alerts),
+                failing,
+                health,
+                restored,
+                readers=compile_readers(self._store, rule),
+                conditions=conditions,
             )
         self._alert_rules[key] = state
 
@@ -166,7 +198,7 @@ class RuleEvaluator:
     async def _evaluate_alert_rule(
         self, state: _AlertRuleState, at: datetime, started: float
     ) -> list[AlertNotice]:
-        before = {alert.fingerprint: alert for alert in state.machine.alerts}
+        before = {alert.fingerprint: alert for alert in _all_alerts(state)}
         try:
             transitions, error = await self._transitions(state, at)
         except (CelEvaluationError, ValueError) as exc:
@@ -182,7 +214,7 @@ class RuleEvaluator:
             else state.health.succeeded(at, duration)
         )
         await self._alert_log.save(
-            state.key, before, state.machine.alerts, transitions, state.annotations
+            state.key, before, _all_alerts(state), transitions, state.annotations
         )
         return [
             AlertNotice(
@@ -194,10 +226,11 @@ class RuleEvaluator:
     async def _transitions(
         self, state: _AlertRuleState, at: datetime
     ) -> tuple[list[AlertTransition], str | None]:
-        """The rule's transitions, and a PromQL error if any.
+        """The rule's transitions, and the error that failed its evaluation if any.
 
         A PromQL rule whose query fails leaves its alerts as they were (never a silent resolve)
-        and fires its RuleEvaluationFailing alert instead.
+        and fires its RuleEvaluationFailing alert instead. A rule over its group's `limit` fails
+        the same way, except that its alerts are cleared, as Prometheus clears them.
         """
         if state.promql is not None:
             evaluation = await state.promql.evaluate(at)
@@ -205,9 +238,19 @@ class RuleEvaluator:
             return [*evaluation.transitions, *evaluation.failing_transitions], error
         self._metrics.evaluated(state.group.name, state.rule.name)
         assert state.readers is not None and state.conditions is not None
+        assert state.rule.stream is not None
         active = self._active_for(state.conditions, at)[state.rule.name]
         samples = alert_samples(state.readers, active, state.machine.alerts, self._store, at)
-        return state.machine.evaluate(samples, at), None
+        held: set[str] = set()
+        if self._warm_up.warming(state.rule.stream.window_s, at):
+            samples, held = held_during_warm_up(samples, state.restored)
+        try:
+            transitions = state.machine.evaluate(samples, at, held=held, limit=state.group.limit)
+        except AlertLimitExceeded as exceeded:
+            self._metrics.failed(state.group.name, state.rule.name, "limit")
+            log.warning("rule evaluation failed rule=%s error=%s", state.key, exceeded)
+            return state.failing.failed(at), str(exceeded)
+        return [*transitions, *state.failing.succeeded(at)], None
 
     def _active_for(self, conditions: ConditionProgram, at: datetime) -> dict[str, set[LabelSet]]:
         """The conditions of one window, run once per round for all the rules that share it."""
@@ -252,18 +295,27 @@ class RuleEvaluator:
             return
         try:
             program = self._recording_programs[key]
-            self.recorded[rule.name] = recorded_values(rule, program, self._store, at)
+            series = recorded_values(rule, program, self._store, at)
         except (CelEvaluationError, ValueError) as exc:
             self._recording_health[key] = health.failed(at, _ms_since(started), str(exc))
             self._metrics.failed(group.name, rule.name, "cel")
             return
+        if group.limit and len(series) > group.limit:
+            # As Prometheus: every series of the rule is discarded, and the evaluation fails.
+            self.recorded.pop(rule.name, None)
+            error = f"exceeded limit of {group.limit} with {len(series)} series"
+            self._recording_health[key] = health.failed(at, _ms_since(started), error)
+            self._metrics.failed(group.name, rule.name, "limit")
+            return
+        self.recorded[rule.name] = series
         self._metrics.evaluated(group.name, rule.name)
         self._recording_health[key] = health.succeeded(at, _ms_since(started))
 
     # -- reading ----------------------------------------------------------------------------
 
     def alerts_by_rule(self) -> dict[str, list[Alert]]:
-        return {key: state.machine.alerts for key, state in self._alert_rules.items()}
+        """Each rule's alerts, its RuleEvaluationFailing alert among them."""
+        return {key: _all_alerts(state) for key, state in self._alert_rules.items()}
 
     def live_alerts(self) -> list[tuple[str, Alert, Mapping[str, str]]]:
         """Every alert the engine holds now: (rule key, alert, annotations)."""
@@ -271,10 +323,8 @@ class RuleEvaluator:
         for key, state in self._alert_rules.items():
             held.extend(
                 (key, alert, state.annotations.get(alert.fingerprint, {}))
-                for alert in state.machine.alerts
+                for alert in _all_alerts(state)
             )
-            if state.promql is not None:  # its RuleEvaluationFailing alert
-                held.extend((key, alert, {}) for alert in state.promql.failing_machine.alerts)
         return held
 
     def health(self) -> list[RuleHealth]:
@@ -282,6 +332,10 @@ class RuleEvaluator:
             *(state.health for state in self._alert_rules.values()),
             *self._recording_health.values(),
         ]
+
+
+def _all_alerts(state: _AlertRuleState) -> list[Alert]:
+    return [*state.machine.alerts, *state.failing.alerts]
 
 
 def _ms_since(started: float) -> float:
