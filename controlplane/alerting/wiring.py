@@ -150,7 +150,7 @@ def build_alerting(
         recipients=oncall_recipients(config.oncall, clock),
         sleep=sleep,
         replica=replica,
-        console_url=settings.public_url,
+        console_url=f"{settings.public_url.rstrip('/')}/console",  # where messages link to
         resolve_timeout_s=config.resolve_timeout_s,
     )
     feed = (

@@ -89,9 +89,13 @@ async def list_alerts(
 def alerts_in_force(
     service: ControlPlane, state: AlertState | None = None, wanted: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """The live alerts as GET /v1/alerts serves them (the console shows the same)."""
+    """The live alerts as GET /v1/alerts serves them (the console shows the same): the rule
+    engine's, and those posted to POST /api/v2/alerts that fire now."""
     evaluator = service.rules.evaluator
-    alerts = evaluator.live_alerts() if evaluator is not None else []
+    alerts = list(evaluator.live_alerts()) if evaluator is not None else []
+    if service.alerting is not None:
+        posted = service.alerting.stage.posted_in_force()
+        alerts += [(g.rule_key, g.alert, g.annotations) for g in posted]
     return [
         _alert_json(rule_key, alert, dict(annotations))
         for rule_key, alert, annotations in alerts

@@ -44,6 +44,10 @@ async def test_a_posted_alert_is_served_with_its_history_and_resolves_when_poste
         assert kinds == [("state", "firing"), ("notification", None)]
         assert firing["history"][1]["detail"]["receiver"] == "hook"
 
+        headers = {"Authorization": f"Bearer {OPERATOR}"}
+        listed = (await world.http.get("/v1/alerts", headers=headers)).json()["alerts"]
+        assert [a["fingerprint"] for a in listed] == [fingerprint(LABELS)]
+
         ended = alert("api", "a", endsAt=world.clock.now().isoformat())
         ended_at = world.clock.now()
         assert (await world.post([ended])).status_code == 200
@@ -52,6 +56,7 @@ async def test_a_posted_alert_is_served_with_its_history_and_resolves_when_poste
         assert resolved["resolved_at"] == ended_at.isoformat()
         changes = [(e["from"], e["to"]) for e in resolved["history"] if e["kind"] == "state"]
         assert changes == [(None, "firing"), ("firing", "resolved")]
+        assert (await world.http.get("/v1/alerts", headers=headers)).json()["alerts"] == []
 
 
 async def test_a_posted_alert_that_expires_is_stored_resolved(

@@ -35,6 +35,10 @@ async def test_the_console_lists_a_firing_alert(tmp_path: Path, sqlite_url: str)
         [alert] = (await world.http.get("/v1/alerts", headers=HEADERS)).json()["alerts"]
         detail = await world.http.get(f"/console/alerts/{alert['fingerprint']}", headers=HEADERS)
         assert detail.status_code == 200 and SUMMARY in detail.text
+        # The group's message links to the console.
+        await world.advance(30)
+        [text] = world.dingtalk_texts()
+        assert f"[Console]({str(world.http.base_url).rstrip('/')}/console)" in text, text
 
 
 async def test_the_ack_button_acks_the_group_via_console_and_its_escalation_stops(

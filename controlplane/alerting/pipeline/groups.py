@@ -110,14 +110,18 @@ class Grouper:
         if not group.alerts:
             self._groups.pop(group.key, None)
 
-    def firing_labels(self) -> list[Mapping[str, str]]:
-        """The labels of every firing alert, once each: the sources inhibit rules look at."""
-        seen: dict[str, Mapping[str, str]] = {}
+    def firing(self) -> list[GroupedAlert]:
+        """Every firing alert, once each (an alert on several routes sits in several groups)."""
+        seen: dict[str, GroupedAlert] = {}
         for group in self._groups.values():
             for fingerprint, grouped in group.alerts.items():
                 if grouped.is_firing:
-                    seen[fingerprint] = grouped.alert.labels
+                    seen[fingerprint] = grouped
         return list(seen.values())
+
+    def firing_labels(self) -> list[Mapping[str, str]]:
+        """The labels of every firing alert, once each: the sources inhibit rules look at."""
+        return [grouped.alert.labels for grouped in self.firing()]
 
     def get(self, key: str) -> AggregationGroup | None:
         return self._groups.get(key)

@@ -138,6 +138,10 @@ class AlertingStage:
         self.receive(alerts)
         self._posted.save(alerts, self._clock.monotonic())
 
+    def posted_in_force(self) -> list[GroupedAlert]:
+        """The alerts posted to the alerts API that fire now."""
+        return [g for g in self._grouper.firing() if g.rule_key.startswith(POSTED_RULE_PREFIX)]
+
     def seconds_until_due(self) -> float | None:
         """How long the scheduler may sleep before a group is due; None when no group waits."""
         return self._grouper.seconds_until_due(self._clock.now())
