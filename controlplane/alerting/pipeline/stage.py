@@ -16,7 +16,7 @@ from functools import partial
 
 from controlplane.alerting.config import InhibitRule, Route
 from controlplane.alerting.config.model import DEFAULT_RESOLVE_TIMEOUT_S
-from controlplane.alerting.pipeline.dedup import needs_update
+from controlplane.alerting.pipeline.dedup import pending_update
 from controlplane.alerting.pipeline.delivery import (
     Delivery,
     Recipients,
@@ -24,9 +24,9 @@ from controlplane.alerting.pipeline.delivery import (
     deliver,
 )
 from controlplane.alerting.pipeline.escalating import Escalator, Muting, muting_of
-from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert, Grouper
+from controlplane.alerting.pipeline.groups import GroupedAlert, Grouper
 from controlplane.alerting.pipeline.inhibit import Inhibitor
-from controlplane.alerting.pipeline.lookahead import Logged, LogLookahead
+from controlplane.alerting.pipeline.lookahead import LogLookahead
 from controlplane.alerting.pipeline.messages import build, summary
 from controlplane.alerting.pipeline.model import Receiver
 from controlplane.alerting.pipeline.notification_log import (
@@ -189,7 +189,14 @@ class AlertingStage:
             and not any(g.is_firing for g in group.alerts.values())
         ]
         for group in speaking:
-            pending = self._evaluate(group, firing_labels, logged[group.key], now)
+            receiver = self._receivers.get(group.route.receiver)
+            pending = pending_update(
+                group,
+                logged[group.key],
+                receiver is None or receiver.send_resolved,
+                partial(self._muted, firing_labels=firing_labels, now=now),
+                now,
+            )
             if pending is not None:
                 self._queues.setdefault(group.route.receiver, {})[group.key] = pending
         for group in due:
@@ -298,53 +305,6 @@ class AlertingStage:
                 notification.group_key, receiver.name, delivery.reference, self._clock.now(), redial
             )
         return delivery
-
-    def _evaluate(
-        self,
-        group: AggregationGroup,
-        firing_labels: Sequence[Mapping[str, str]],
-        logged: Logged,
-        now: datetime,
-    ) -> Pending | None:
-        """Inhibit, silence and dedup one due group; None when nothing needs sending.
-
-        `logged`: the group's latest claim and latest successful send in the notification log.
-        """
-        receiver = group.route.receiver
-        last, last_sent = logged
-        owed = set(last_sent.owed) if last_sent is not None else set()
-        told_resolved = set(last_sent.resolved) if last_sent is not None else set()
-        firing: list[GroupedAlert] = []
-        resolved: list[GroupedAlert] = []
-        for fingerprint, grouped in list(group.alerts.items()):
-            if grouped.is_firing:
-                if not self._muted(grouped, firing_labels, now):
-                    firing.append(grouped)
-            elif fingerprint in owed and fingerprint not in told_resolved:
-                resolved.append(grouped)
-            else:
-                # Never notified, or its resolution already sent: nothing more to say about it.
-                del group.alerts[fingerprint]
-        receiver_config = self._receivers.get(receiver)
-        if receiver_config is not None and not receiver_config.send_resolved:
-            for grouped in resolved:
-                group.alerts.pop(grouped.alert.fingerprint, None)
-            owed -= {g.alert.fingerprint for g in resolved}
-            resolved = []
-        firing_fps = {g.alert.fingerprint for g in firing}
-        resolved_fps = {g.alert.fingerprint for g in resolved}
-        if not needs_update(
-            firing_fps, resolved_fps, last_sent, now, group.route.options.repeat_interval_s
-        ):
-            return None
-        step = 0 if last is None else last.step + 1
-        return Pending(
-            group,
-            tuple(firing),
-            tuple(resolved),
-            frozenset((owed | firing_fps) - resolved_fps),
-            step,
-        )
 
     def _muted(
         self, grouped: GroupedAlert, firing_labels: Sequence[Mapping[str, str]], now: datetime
