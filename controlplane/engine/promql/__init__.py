@@ -1,4 +1,4 @@
-"""PromQL rules: instant queries to Prometheus, their alerts, and promtool rule tests."""
+"""PromQL rules: instant queries to Prometheus, their alerts and recordings, promtool rule tests."""
 
 from controlplane.engine.promql.client import (
     PrometheusClient,
@@ -20,6 +20,12 @@ from controlplane.engine.promql.promformat import (
     prometheus_rule_file,
 )
 from controlplane.engine.promql.promtool import PromtoolError, PromtoolResult, run_promtool_tests
+from controlplane.engine.promql.recording import (
+    PromQLRecordingRule,
+    SeriesKey,
+    record,
+    recorded_series,
+)
 
 __all__ = [
     "InstantQuerier",
@@ -27,6 +33,7 @@ __all__ = [
     "PromQLAlertRule",
     "PromQLError",
     "PromQLErrorKind",
+    "PromQLRecordingRule",
     "PromSample",
     "PrometheusClient",
     "PrometheusRuleFile",
@@ -34,8 +41,11 @@ __all__ = [
     "PromtoolResult",
     "RuleEvaluation",
     "RuleEvaluationMetrics",
+    "SeriesKey",
     "alert_samples",
     "is_promql_rule",
     "prometheus_rule_file",
+    "record",
+    "recorded_series",
     "run_promtool_tests",
 ]

@@ -27,16 +27,17 @@ from controlplane.engine.alerts import (
 )
 from controlplane.engine.cel_expr import CelEvaluationError
 from controlplane.engine.labels import LabelSet
-from controlplane.engine.programs import WindowProgram
 from controlplane.engine.promql import (
     PromQLAlertEvaluator,
     PromQLAlertRule,
     RuleEvaluationMetrics,
+    SeriesKey,
 )
 from controlplane.engine.promql.client import PrometheusClient
 from controlplane.engine.rules.model import AlertRule, RecordingRule, RuleGroup, RuleSet
 from controlplane.engine.runtime.alert_log import AlertLog
 from controlplane.engine.runtime.health import RuleHealth
+from controlplane.engine.runtime.recording import RecordingRules
 from controlplane.engine.runtime.sink import AlertNotice, AlertSink
 from controlplane.engine.runtime.stream_rules import (
     ConditionProgram,
@@ -45,8 +46,6 @@ from controlplane.engine.runtime.stream_rules import (
     alert_samples,
     compile_conditions,
     compile_readers,
-    compile_recording,
-    recorded_values,
     render_annotations,
     window_spec,
 )
@@ -54,7 +53,6 @@ from controlplane.engine.runtime.warmup import WarmUp, held_during_warm_up
 from controlplane.engine.windows import WindowStore
 
 log = logging.getLogger(__name__)
-SeriesKey = tuple[tuple[str, str], ...]
 
 
 def rule_key(group: RuleGroup, name: str) -> str:
@@ -105,9 +103,7 @@ class RuleEvaluator:
         self._external_url = external_url
         self._alert_rules: dict[str, _AlertRuleState] = {}
         self._recording_health: dict[str, RuleHealth] = {}
-        self._recording_programs: dict[str, WindowProgram] = {}
-        # Recorded series, exported on /metrics: name → label set → value.
-        self.recorded: dict[str, dict[SeriesKey, float]] = {}
+        self._recordings = RecordingRules(store, prometheus, metrics)
         # Reloads keep the windows, so the warm-up runs from the first start, not from a reload.
         self._warm_up: WarmUp = previous._warm_up if previous is not None else WarmUp(clock.now())
         kept = previous.alerts_by_rule() if previous is not None else {}
@@ -174,8 +170,7 @@ class RuleEvaluator:
 
     def _add_recording_rule(self, group: RuleGroup, rule: RecordingRule) -> None:
         key = rule_key(group, rule.name)
-        if rule.stream is not None:
-            self._recording_programs[key] = compile_recording(self._store, rule)
+        self._recordings.add(key, group, rule)
         self._recording_health[key] = RuleHealth(key, "record", rule.source)
 
     # -- evaluation -----------------------------------------------------------------------
@@ -191,7 +186,7 @@ class RuleEvaluator:
             if isinstance(rule, AlertRule):
                 notices.extend(await self._evaluate_alert_rule(self._alert_rules[key], at, started))
             else:
-                self._evaluate_recording_rule(group, rule, key, at, started)
+                await self._evaluate_recording_rule(group, rule, key, at, started)
         if notices:
             await self._sink.deliver(notices)
 
@@ -285,33 +280,22 @@ class RuleEvaluator:
             for alert in state.machine.alerts
         }
 
-    def _evaluate_recording_rule(
+    async def _evaluate_recording_rule(
         self, group: RuleGroup, rule: RecordingRule, key: str, at: datetime, started: float
     ) -> None:
+        error = await self._recordings.evaluate(key, group, rule, at)
+        duration = _ms_since(started)
         health = self._recording_health[key]
-        if rule.stream is None:
-            # PromQL recording rules belong to Prometheus, which evaluates them itself.
-            self._recording_health[key] = health.succeeded(at, 0.0)
-            return
-        try:
-            program = self._recording_programs[key]
-            series = recorded_values(rule, program, self._store, at)
-        except (CelEvaluationError, ValueError) as exc:
-            self._recording_health[key] = health.failed(at, _ms_since(started), str(exc))
-            self._metrics.failed(group.name, rule.name, "cel")
-            return
-        if group.limit and len(series) > group.limit:
-            # As Prometheus: every series of the rule is discarded, and the evaluation fails.
-            self.recorded.pop(rule.name, None)
-            error = f"exceeded limit of {group.limit} with {len(series)} series"
-            self._recording_health[key] = health.failed(at, _ms_since(started), error)
-            self._metrics.failed(group.name, rule.name, "limit")
-            return
-        self.recorded[rule.name] = series
-        self._metrics.evaluated(group.name, rule.name)
-        self._recording_health[key] = health.succeeded(at, _ms_since(started))
+        self._recording_health[key] = (
+            health.failed(at, duration, error) if error else health.succeeded(at, duration)
+        )
 
     # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def recorded(self) -> dict[str, dict[SeriesKey, float]]:
+        """Each recording rule's last series, exported on /metrics: name → label set → value."""
+        return self._recordings.series
 
     def alerts_by_rule(self) -> dict[str, list[Alert]]:
         """Each rule's alerts, its RuleEvaluationFailing alert among them."""

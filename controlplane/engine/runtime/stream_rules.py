@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from controlplane.engine.alerts import Alert, NoDataPolicy, Sample
+from controlplane.engine.alerts import Alert, AlertState, NoDataPolicy, Sample
 from controlplane.engine.cel_expr import CelEvaluationError, CelExpression
 from controlplane.engine.labels import LabelSet
 from controlplane.engine.programs import WindowProgram
@@ -22,6 +22,7 @@ from controlplane.engine.specs import WindowSpec
 from controlplane.engine.windows import WindowStore
 
 NO_DATA = CelExpression("total == 0")
+_LIVE = (AlertState.PENDING, AlertState.FIRING)
 
 
 def window_spec(query: StreamQuery) -> WindowSpec:
@@ -100,11 +101,13 @@ def alert_samples(
     wanted = set(active) | {_label_set(alert.labels, by) for alert in held}
     silent: set[LabelSet] = set()
     if readers.no_data is not None:
-        silent = {
-            labels
-            for labels, [empty] in store.evaluate(readers.no_data, now).items()
-            if _checked(empty) is True
-        }
+        in_window = store.evaluate(readers.no_data, now)
+        silent = {labels for labels, [empty] in in_window.items() if _checked(empty) is True}
+        # A live alert whose label set the window no longer holds (the windows restarted empty,
+        # or it was idle past the store's TTL) has no data either. For a no-data rule that
+        # silence is the very thing it alerts on, so it is judged by `on_no_data`, not resolved.
+        live = {_label_set(alert.labels, by) for alert in held if alert.state in _LIVE}
+        silent |= live - in_window.keys()
         wanted |= silent
     values: dict[LabelSet, Any] = {}
     if readers.value is not None and wanted:

@@ -13,6 +13,11 @@ length of live data has arrived since the engine started (its warm-up):
   that is empty only because the engine just started, and nothing resolves on it;
 - a condition that does hold on the data seen since the start still fires: that data is real.
 
+Once the warm-up is over, a restored alert whose label set has sent nothing since the start is
+a label set with no data (stream_rules.alert_samples), judged by its rule's `on_no_data`: it
+resolves under `ok` (a label set that vanishes resolves), stays as it is under `keep`, and stays
+firing under `alerting`, whose alert is about exactly that silence, until data comes back.
+
 Replaying the bus instead (a JetStream consumer from `now - window`) was considered: the feeder's
 durable consumers resume after their last ack, so the events before a restart are not
 redelivered, and a second, time-based consumer per source would double-count what the durable
