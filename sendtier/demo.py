@@ -13,14 +13,17 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from controlplane.clock import Clock, system_clock
 from controlplane.settings import BusSettings, DatabaseSettings
-from sendtier.settings import SendTierSettings
+from sendtier.settings import SendTierSettings, SupplierSettings
+from sendtier.suppliers.callbacks import CALLBACK_TOKEN_PARAM, TOKEN_CHECKED_DIALECTS
 from sendtier.suppliers.sim import FaultPlan, RunningSimulator, SimulatorConfig, running_simulator
 from sendtier.suppliers.sim.fleet import DEMO_PLAN
 
@@ -52,6 +55,8 @@ WEIGHTS = {"aliyun": 40.0, "tencent": 30.0, "twilio": 10.0, "cmpp": 20.0}
 SUPPLIER_TPS = {"aliyun": 5000.0, "tencent": 3000.0, "twilio": 2000.0, "cmpp": 3000.0}
 # The demo tenant may send as fast as the platform goes, so the load generator finds its limits.
 DEMO_TENANT_RATE_PER_S = 20_000.0
+# The dispatcher's last routing table, for restarts while the control plane is down.
+ROUTING_CACHE_NAME = "sendtier-routing.json"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,12 @@ def demo_platform(
             "base_url": f"http://{host}:{sim_ports[name]}",
             "tps": SUPPLIER_TPS[name],
             "templates": dict(_supplier_templates(name)),
+            # Unsigned pushes are checked against a secret only the simulator's URL carries.
+            **(
+                {"callback_token": secrets.token_urlsafe(18)}
+                if account["dialect"] in TOKEN_CHECKED_DIALECTS
+                else {}
+            ),
         }
         for name, account in accounts.items()
     ]
@@ -107,7 +118,12 @@ def demo_platform(
         "database": database.model_dump(),
         "bus": bus.model_dump(),
         "api": {"host": host, "port": ports.api},
-        "dispatch": {"host": host, "port": ports.dispatch, "default_routes": _routes()},
+        "dispatch": {
+            "host": host,
+            "port": ports.dispatch,
+            "default_routes": _routes(),
+            "routing_cache_path": routing_cache_path(database),
+        },
         "receipts": {"host": host, "port": ports.receipts, "public_url": receipts_url},
         "persist": {"host": host, "port": ports.persist},
         "suppliers": suppliers,
@@ -161,7 +177,7 @@ def stand_in_simulators(
             )
         config = SimulatorConfig(
             account=supplier.account,
-            callback_url=f"{gateway}/v1/callbacks/{supplier.name}",
+            callback_url=_callback_url(gateway, supplier),
             plan=plans.get(supplier.name, fallback),
             seed=index,
         )
@@ -181,6 +197,28 @@ async def running_simulators(
                 running_simulator(site.config, clock, host=site.host, port=site.port)
             )
         yield running
+
+
+def routing_cache_path(database: DatabaseSettings) -> str:
+    """Where the demo dispatcher keeps its routing table: beside a SQLite database, else var/.
+
+    The control plane numbers routing tables in its database, and the dispatcher ignores any
+    version not newer than its own: a cache outliving a fresh database would hide its tables.
+    Beside the database file, both are kept or removed together (`make clean` removes var/).
+    """
+    url = make_url(database.url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return str(Path(url.database).parent / ROUTING_CACHE_NAME)
+    return str(Path("var") / ROUTING_CACHE_NAME)
+
+
+def _callback_url(gateway: str, supplier: SupplierSettings) -> str:
+    """The receipt URL set in the supplier's console, with its shared token when it has one."""
+    url = f"{gateway}/v1/callbacks/{supplier.name}"
+    if supplier.callback_token is None:
+        return url
+    token = supplier.callback_token.get_secret_value()
+    return f"{url}?{urlencode({CALLBACK_TOKEN_PARAM: token})}"
 
 
 def _accounts() -> dict[str, dict[str, str]]:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from sendtier.service_metrics import http_requests_counter
+
 
 class SendApiMetrics:
     """Every metric the send API exports on /metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.http_requests = Counter(
-            "sendtier_api_http_requests_total",
-            "HTTP requests served, by route template and status code.",
-            ["route", "code"],
-            registry=self.registry,
-        )
+        self.http_requests = http_requests_counter("api", self.registry)
         self.accept_seconds = Histogram(
             "sendtier_api_accept_seconds",
             "Time from reading a send request to answering it (bus publish included).",

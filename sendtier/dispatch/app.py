@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from controlplane.web.errors import install_error_handlers
+from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.dispatch.dispatcher import Dispatcher
 
@@ -26,13 +27,15 @@ def create_dispatch_app(dispatcher: Dispatcher) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
-        registry = _dispatcher(request).metrics.registry
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        serving = _dispatcher(request)
+        await serving.refresh_metrics()
+        return Response(generate_latest(serving.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/routing")
     async def routing(request: Request) -> JsonResponse:
         return JsonResponse(msgspec.to_builtins(_dispatcher(request).routing_table))
 
+    app.add_middleware(RequestMetricsMiddleware, metrics=dispatcher.metrics)
     return app
 
 

@@ -28,6 +28,7 @@ from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook, table_from_settings
 from sendtier.dispatch.routing_feed import RoutingFeed
+from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import SupplierAdapter
 
@@ -152,6 +153,10 @@ class Dispatcher:
     async def health(self) -> dict[str, bool]:
         consuming = self._consumer is not None and not self._consumer.done()
         return {"bus": await self._bus.healthy(), "consuming": consuming}
+
+    async def refresh_metrics(self) -> None:
+        """Gauges read at scrape time: the backlog of sms.submit (shared by every replica)."""
+        await refresh_bus_pending(self._bus, self.metrics.bus_pending, {SUBMIT: SUBMIT_DURABLE})
 
     def _routing_applied(self, table: RoutingTable) -> None:
         self.metrics.routing_version.set(table.version)

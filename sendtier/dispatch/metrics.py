@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from sendtier.service_metrics import bus_pending_gauge, http_requests_counter
+
 # Supplier submit latencies run from tens of milliseconds to the adapter timeout (5 s default).
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 5, 10)
 # Up to the largest batch a supplier takes (Tencent's 200 numbers).
@@ -63,6 +65,8 @@ class DispatchMetrics:
             ["supplier"],
             registry=self.registry,
         )
+        self.http_requests = http_requests_counter("dispatch", self.registry)
+        self.bus_pending = bus_pending_gauge("dispatch", self.registry)
         self.skips = Counter(
             "smsctl_dispatch_supplier_skipped_total",
             "Times a candidate supplier was passed over while backed off, by reason.",

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from controlplane.web.errors import install_error_handlers
+from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.persist.service import PersistService
 
@@ -40,4 +41,5 @@ def create_persist_app(service: PersistService) -> FastAPI:
         await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

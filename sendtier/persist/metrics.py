@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from sendtier.service_metrics import bus_pending_gauge, http_requests_counter
+
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000)
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -32,12 +34,8 @@ class PersistServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
-        self.bus_pending = Gauge(
-            "sendtier_persist_bus_pending",
-            "Messages on a subject not yet acknowledged by its storage consumer.",
-            ["subject"],
-            registry=self.registry,
-        )
+        self.bus_pending = bus_pending_gauge("persist", self.registry)
+        self.http_requests = http_requests_counter("persist", self.registry)
         self.batch_events = Histogram(
             "sendtier_persist_batch_events",
             "Events in one write batch.",

@@ -12,6 +12,7 @@ from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
 from controlplane.web.errors import ApiError, install_error_handlers
+from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.receipts.gateway import UnknownSupplier
 from sendtier.receipts.service import ReceiptGatewayService
@@ -68,9 +69,10 @@ def create_receipt_gateway_app(
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        service.refresh_metrics()
+        await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app
 
 

@@ -7,6 +7,11 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from controlplane.contracts import Receipt
+from sendtier.service_metrics import bus_pending_gauge, http_requests_counter
+
+# Most SMS receipts come within seconds; a queued supplier or a switched-off phone takes minutes.
+# Past an hour the exact delay no longer matters: those land in +Inf.
+RECEIPT_DELAY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class GatewayMetrics:
@@ -41,6 +46,13 @@ class GatewayMetrics:
             "sendtier_receipts_total",
             "Correlated receipts, by supplier, carrier and status.",
             ["supplier", "carrier", "status"],
+            registry=self.registry,
+        )
+        self.receipt_delay = Histogram(
+            "sendtier_receipt_delay_seconds",
+            "Time from the submit to the supplier's report time, by supplier and carrier.",
+            ["supplier", "carrier"],
+            buckets=RECEIPT_DELAY_BUCKETS,
             registry=self.registry,
         )
         self.unsampled = Counter(
@@ -81,12 +93,27 @@ class GatewayMetrics:
             "Entries in the correlation index (two per accepted submit with a supplier id).",
             registry=self.registry,
         )
+        self.http_requests = http_requests_counter("receipts", self.registry)
+        self.bus_pending = bus_pending_gauge("receipts", self.registry)
 
     def count_receipts(self, supplier: str, receipts: Sequence[Receipt]) -> None:
-        """Count a pushed batch by (carrier, status): one label lookup per pair, not per receipt."""
+        """Count a published batch by (carrier, status) and observe each receipt's delay.
+
+        One label lookup per label set, not per receipt.
+        """
         counts: dict[tuple[str, str], int] = {}
+        delays: dict[str, Histogram] = {}
         for receipt in receipts:
             key = (receipt.carrier, receipt.status)
             counts[key] = counts.get(key, 0) + 1
+            delay = delays.get(receipt.carrier)
+            if delay is None:
+                delay = delays[receipt.carrier] = self.receipt_delay.labels(
+                    supplier, receipt.carrier
+                )
+            # Report times to the minute (CMPP) or a supplier's clock can put a report before
+            # the submit: that is no delay, not a negative one.
+            seconds = (receipt.reported_at - receipt.submitted_at).total_seconds()
+            delay.observe(max(seconds, 0.0))
         for (carrier, status), count in counts.items():
             self.receipts.labels(supplier, carrier, status).inc(count)

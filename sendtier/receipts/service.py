@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from controlplane.bus import Bus
+from controlplane.bus import SUBMITTED, Bus
 from controlplane.clock import Clock
 from controlplane.storage import Database, OrphanReceiptRepository, SubmitResultRepository
 from sendtier.persist.degradation import DegradationGate
@@ -18,6 +18,7 @@ from sendtier.receipts.index_feed import SubmittedFeed
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.retry_buffer import RetryBuffer
 from sendtier.receipts.sampling import ReceiptSampler
+from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import CallbackReader
 
@@ -95,7 +96,13 @@ class ReceiptGatewayService:
         database_ok = await asyncio.to_thread(self.database.ping)
         return {"database": database_ok, "bus": await self.bus.healthy()}
 
-    def refresh_metrics(self) -> None:
+    async def refresh_metrics(self) -> None:
+        """Gauges read at scrape time: index, retry buffer, policy and the sms.submitted backlog."""
+        # Only the index feed: the degradation feed holds its newest policy un-acked on purpose,
+        # so its backlog is always one and says nothing.
+        await refresh_bus_pending(
+            self.bus, self.metrics.bus_pending, {SUBMITTED: self.settings.receipts.index_durable}
+        )
         self.metrics.index_size.set(len(self.index))
         self.metrics.retry_buffer.set(self.gateway.pending)
         policy = self.gate.policy

@@ -17,6 +17,8 @@ from sendtier.suppliers.base import CallbackReply
 CHINA_TZ: Final = timezone(timedelta(hours=8), "UTC+08:00")
 # The query parameter carrying SupplierSettings.callback_token on dialects that sign nothing (C).
 CALLBACK_TOKEN_PARAM: Final = "token"
+# The dialects verified by that token (the others sign their pushes with the account's secret).
+TOKEN_CHECKED_DIALECTS: Final = frozenset({"aliyun", "tencent"})
 # `YYMMDDhhmm` is the norm; 12- and 14-digit variants are seen in the wild (SUPPLIERS.md §4).
 _COMPACT_FORMATS: Final = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S", 14: "%Y%m%d%H%M%S"}
 

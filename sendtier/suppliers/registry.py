@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from controlplane.clock import Clock
 from sendtier.settings import (
     AliyunAccount,
@@ -11,9 +13,12 @@ from sendtier.settings import (
 )
 from sendtier.suppliers.aliyun import AliyunAdapter, AliyunCallbackReader
 from sendtier.suppliers.base import CallbackReader, SupplierAdapter
+from sendtier.suppliers.callbacks import TOKEN_CHECKED_DIALECTS
 from sendtier.suppliers.cmpp import CmppAdapter, CmppCallbackReader
 from sendtier.suppliers.tencent import TencentAdapter, TencentCallbackReader
 from sendtier.suppliers.twilio import TwilioAdapter, TwilioCallbackReader
+
+log = logging.getLogger(__name__)
 
 
 def make_adapter(settings: SupplierSettings, clock: Clock) -> SupplierAdapter:
@@ -36,6 +41,9 @@ def make_callback_reader(settings: SupplierSettings) -> CallbackReader:
     """
     account = settings.account
     token = settings.callback_token.get_secret_value() if settings.callback_token else None
+    if token is None and account.dialect in TOKEN_CHECKED_DIALECTS:
+        # Allowed (e.g. behind a gateway that authenticates), but anyone could push receipts.
+        log.warning("event=callback_token_missing supplier=%s pushes_unchecked=true", settings.name)
     if isinstance(account, AliyunAccount):
         return AliyunCallbackReader(token)
     if isinstance(account, TencentAccount):

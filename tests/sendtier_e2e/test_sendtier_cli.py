@@ -58,6 +58,26 @@ def test_demo_config_is_a_settings_file_that_routes_every_carrier_and_class_over
     assert document["tenants"][0]["token"] == settings.tenants[0].token.get_secret_value()
 
 
+def test_demo_config_carries_a_routing_cache_and_callback_tokens_the_simulators_use(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "sendtier.yaml"
+    database_url = f"sqlite:///{tmp_path}/smsctl.db"
+    run_command(["demo-config", "--database-url", database_url, "--output", str(output)])
+
+    settings = load_sendtier_settings(output)
+    # Beside the database: a fresh database never meets an older run's routing versions.
+    assert settings.dispatch.routing_cache_path == str(tmp_path / "sendtier-routing.json")
+    tokens = {s.name: s.callback_token for s in settings.suppliers if s.callback_token}
+    assert set(tokens) == {"aliyun", "tencent"}  # Twilio and CMPP sign their pushes instead
+    simulators = platform_from(yaml.safe_load(output.read_text(encoding="utf-8")), {}).simulators
+    for name, token in tokens.items():
+        callback = simulators[name].config.callback_url
+        assert callback == (
+            f"http://127.0.0.1:8083/v1/callbacks/{name}?token={token.get_secret_value()}"
+        )
+
+
 def test_a_fault_plan_for_a_supplier_the_settings_do_not_have_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "sendtier.yaml"
     run_command(["demo-config", "--output", str(config)])

@@ -166,3 +166,19 @@ def test_the_app_reports_health_and_metrics(sqlite_url: str) -> None:
     assert 'sendtier_persist_bus_pending{subject="sms.receipts"} 0.0' in scrape.text
     assert 'sendtier_persist_degradation_level{level="normal"} 1.0' in scrape.text
     assert "sendtier_persist_degradation_version 0.0" in scrape.text
+
+
+def test_the_app_counts_requests_by_route_template_and_code(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    database.upgrade()
+    bus = MemoryBus()
+    asyncio.run(bus.start())
+    service = PersistService(settings_for(sqlite_url), bus, database)
+    with TestClient(create_persist_app(service)) as client:
+        client.get("/healthz")
+        client.get("/nowhere")
+        scrape = client.get("/metrics")
+
+    requests = "sendtier_persist_http_requests_total"
+    assert f'{requests}{{code="200",route="/healthz"}} 1.0' in scrape.text
+    assert f'{requests}{{code="404",route="unmatched"}} 1.0' in scrape.text

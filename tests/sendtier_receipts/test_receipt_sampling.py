@@ -77,7 +77,7 @@ async def push_traffic(
                 for s in submits[first : first + PUSH_SIZE]
             ]
             assert (await aliyun_push(client, reports)).status_code == 200
-        service.refresh_metrics()
+        await service.refresh_metrics()
         return Outcome(
             receipts=await published(bus),
             unsampled=metric(
