@@ -17,15 +17,33 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import httpx
+
+from controlplane.actions.cutover_settings import CutoverSettings
+from controlplane.cli import DEFAULT_CONFIG
+from controlplane.settings import Settings, load_settings
 
 ROUTING_PATH = "/v1/routing"
 POLL_S = 0.1
 # `make run` serves the simulators on the demo ports, aliyun's first (sendtier/demo.py).
 DEFAULT_SIMULATOR = "http://127.0.0.1:8091"
 OUT_OF_TRAFFIC = frozenset({"ejected", "draining"})
+# A canary step lasts at least its window (and the dwell between two changes of a route), and
+# longer while its few receipts have yet to show health: each step is allowed two.
+STEP_SPANS_ALLOWED: Final = 2
+# Polling, receipt delays and a loaded machine, on top of what the settings make it take.
+FAILBACK_SLACK_S: Final = 60.0
+
+
+def failback_timeout_s(cutover: CutoverSettings) -> float:
+    """How long to wait for failback under these settings: the cool-down, then every canary
+    step (`make run`'s 120 s and 1 % → 5 % → 25 % → 100 % of 30 s each: 420 s)."""
+    step_s = max(cutover.failback.window_s, cutover.safety.min_dwell_s)
+    steps_s = len(cutover.failback.steps) * STEP_SPANS_ALLOWED * step_s
+    return cutover.failback.cooldown_s + steps_s + FAILBACK_SLACK_S
 
 
 @dataclass(frozen=True)
@@ -39,7 +57,8 @@ class DemoTargets:
     carrier: str = "cmcc"
     delivered_share: float = 0.6
     hold_s: float = 10.0  # how long the fault stays on once the supplier is out of traffic
-    timeout_s: float = 300.0  # for the cut-over, and again for the failback
+    timeout_s: float = 300.0  # for the cut-over
+    failback_timeout_s: float = failback_timeout_s(CutoverSettings())
 
 
 @dataclass
@@ -206,10 +225,10 @@ async def run_scenario_a(
             return bool(watcher.states) and all(s == "active" for s in watcher.states.values())
 
         if watch_failback and timeline.first("cutover") is not None:
-            if await watcher.until(restored, targets.timeout_s):
+            if await watcher.until(restored, targets.failback_timeout_s):
                 timeline.add("restored", f"{targets.supplier} back to full traffic")
             else:
-                timeline.add("timeout", f"not restored within {targets.timeout_s:.0f} s")
+                timeline.add("timeout", f"not restored within {targets.failback_timeout_s:.0f} s")
     return ScenarioResult(
         timeline.first("alert"),
         timeline.first("cutover"),
@@ -234,7 +253,12 @@ def add_demo_command(commands: argparse._SubParsersAction[Any]) -> None:
     demo.add_argument("--carrier", default="cmcc")
     demo.add_argument("--delivered", type=float, default=0.6, help="delivered share in the fault")
     demo.add_argument("--hold", type=float, default=10.0, help="seconds the fault stays on")
-    demo.add_argument("--timeout", type=float, default=300.0)
+    demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for cut-over")
+    demo.add_argument(
+        "--failback-timeout",
+        type=float,
+        help="seconds to wait for failback (default: from the cutover settings of --config)",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -245,6 +269,9 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.token:
         print("--token (or $SMSCTL_TOKEN): the control plane's operator token", flush=True)
         return 2
+    failback_s = args.failback_timeout
+    if failback_s is None:
+        failback_s = failback_timeout_s(_settings_file(args.config).cutover)
     targets = DemoTargets(
         args.url.rstrip("/"),
         args.token,
@@ -254,6 +281,12 @@ def _demo(args: argparse.Namespace) -> int:
         args.delivered,
         args.hold,
         args.timeout,
+        failback_s,
+    )
+    print(
+        f"waiting up to {targets.timeout_s:.0f} s for cut-over, "
+        f"{targets.failback_timeout_s:.0f} s for failback",
+        flush=True,
     )
     try:
         result = asyncio.run(run_scenario_a(targets, lambda line: print(line, flush=True)))
@@ -262,6 +295,13 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     print(_summary(result), flush=True)
     return 0 if result.to_restored_s is not None else 1
+
+
+def _settings_file(path: Path | None) -> Settings:
+    """The settings `make run` reads: --config, else ./smsctl.yaml when present (as `run`)."""
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    return load_settings(path, os.environ)
 
 
 def _summary(result: ScenarioResult) -> str:

@@ -7,9 +7,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from controlplane.actions.cutover_metrics import CutoverCollector
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.actions.degradation import DegradationService, build_degradation
+from controlplane.actions.degradation_readings import persist_figures
+from controlplane.actions.rule_resume import resume_rule_actions
 from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.auth import TokenSetup, build_tokens
 from controlplane.bus import Bus, make_bus
@@ -47,11 +51,13 @@ class ControlPlane:
         bus: Bus | None = None,
         sink: AlertSink | None = None,
         tick_alerting: bool = True,
+        sendtier_persist: CollectorRegistry | None = None,
     ) -> None:
         """`bus`: a bus someone else starts and closes (the send tier's, in one process).
         `sink`: where firing and resolved alerts go (the alerting stage when
         settings.alerting.config is set, else logged). `tick_alerting`: False lets a test drive
-        the stage's ticks itself."""
+        the stage's ticks itself. `sendtier_persist`: the metrics of the send tier's persistence
+        when it runs in this process (degradation reads its write latency)."""
         self.settings = settings
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
@@ -100,6 +106,9 @@ class ControlPlane:
             database=self.database,
             sink=self.actions_sink.downstream,
             registry=self.metrics.registry,
+            persist=persist_figures(
+                settings.ingest.persist_enabled, self.metrics.registry, sendtier_persist
+            ),
             clock=clock,
         )
         self.actions_sink.register("degrade", self.degradation)
@@ -137,6 +146,7 @@ class ControlPlane:
         await self.cutover.start()
         await self.degradation.start()
         await self.rules.start()
+        await resume_rule_actions(self.rules, self.actions_sink)
         if self.alerting is not None:
             await self.alerting.start(tick=self._tick_alerting)
         log.info("started")

@@ -51,7 +51,9 @@ async def run_whole_system(
             running_services(platform.settings, bus=bus) as services,
         ):
             watching = watching.model_copy(update={"alerting": channels.alerting})
-            control_plane = ControlPlane(watching, environ, bus=bus)
+            control_plane = ControlPlane(
+                watching, environ, bus=bus, sendtier_persist=services.persist_registry
+            )
             front = ServerGroup([Served("control-plane", create_app(control_plane), host, port)])
             urls = await front.start()
             _announce(control_plane, urls["control-plane"], services.urls, simulators, platform)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from controlplane.bus import Bus, make_bus
 from controlplane.clock import Clock, system_clock
@@ -105,6 +106,9 @@ class RunningServices:
     bus: Bus
     database: Database
     group: ServerGroup
+    # The persistence service's metrics when it runs here: a control plane in the same process
+    # reads its receipt write latency (status-report degradation).
+    persist_registry: CollectorRegistry | None = None
 
 
 @asynccontextmanager
@@ -130,16 +134,17 @@ async def running_services(
         if owned_bus:
             await the_bus.start()
         await asyncio.to_thread(database.upgrade)
+        apps = {
+            name: build_service_app(name, settings, the_bus, database, clock) for name in ordered
+        }
         group = ServerGroup(
-            [
-                Served(name, build_service_app(name, settings, the_bus, database, clock),
-                       *listen_address(name, settings))
-                for name in ordered
-            ]
-        )  # fmt: skip
+            [Served(name, app, *listen_address(name, settings)) for name, app in apps.items()]
+        )
         urls = await group.start()  # on failure, `finally` stops those that did start
         log.info("sendtier.started services=%s bus=%s", ",".join(ordered), settings.bus.backend)
-        yield RunningServices(dict(urls), the_bus, database, group)
+        persist = apps.get("persist")
+        registry = persist.state.service.metrics.registry if persist is not None else None
+        yield RunningServices(dict(urls), the_bus, database, group, registry)
     finally:
         if group is not None:
             await group.stop()

@@ -9,5 +9,6 @@ module, so this package must stay import-light):
   notifications out); `observe_receipts` / `observe_submits` / `observe_logs` and `decide` drive
   it without a bus, for end-to-end tests and benches;
 - `findings`, `routing_store`, `routing_keeper`, `announcer`, `route_commands`, `route_cli`,
-  `cutover_metrics`.
+  `cutover_metrics`;
+- `rule_resume`: at start, the actions of rule alerts restored firing are asked for again.
 """

@@ -31,6 +31,7 @@ from controlplane.actions.degradation_controller import (
 from controlplane.actions.degradation_levels import LEVELS
 from controlplane.actions.degradation_notify import LevelChangeAnnouncer
 from controlplane.actions.degradation_readings import (
+    PersistFigures,
     PromQLReading,
     ReadingSource,
     ReceiptRate,
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 
 # How long a level-change notice stays firing before it resolves (when no change comes first).
 ANNOUNCE_HOLD_S: Final = 600.0
+# How often the calendar is asked whether a scheduled peak began or ended. Peaks are read off
+# the injected clock, which APScheduler cannot read (its cron jobs fire on `datetime.now`), so it
+# paces and the clock decides: a peak takes effect at most this late.
+PEAK_PACE_S: Final = 0.1
 
 
 class DegradationRequestError(ValueError):
@@ -111,6 +116,7 @@ class DegradationService:
         # One change at a time: evaluations, operators and restarts must not interleave versions.
         self._lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
+        self._peak_seen: tuple[str, datetime] | None = None  # (name, start) of the last peak seen
 
     @property
     def current(self) -> DegradationVersion | None:
@@ -133,9 +139,15 @@ class DegradationService:
             self._scheduler = AsyncIOScheduler(timezone="UTC")
             interval = IntervalTrigger(seconds=self.settings.evaluate_interval_s)
             self._scheduler.add_job(self._evaluate_logged, interval, id="degradation-evaluate")
-            # Evaluate at the minute a known peak begins, not up to an interval later.
-            for entry, cron in self.controller.calendar.entries:
-                self._scheduler.add_job(self._evaluate_logged, cron, id=f"peak-{entry.name}")
+            if self.controller.calendar.entries:
+                self._scheduler.add_job(
+                    self._watch_peaks,
+                    IntervalTrigger(seconds=PEAK_PACE_S),
+                    id="degradation-peaks",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=None,
+                )
             self._scheduler.start()
         log.info(
             "degradation.started version=%s level=%s triggers=%s schedules=%d",
@@ -234,6 +246,14 @@ class DegradationService:
     def history(self, limit: int = 50) -> list[DegradationVersion]:
         return self.versions.history(limit)
 
+    async def _watch_peaks(self) -> None:
+        """Evaluate the moment a scheduled peak begins or ends, not up to an interval later."""
+        peak = self.controller.calendar.active(self._clock.now())
+        seen = (peak.name, peak.starts_at) if peak is not None else None
+        if seen != self._peak_seen:
+            self._peak_seen = seen
+            await self._evaluate_logged()
+
     async def _evaluate_logged(self) -> None:
         try:
             await self.evaluate()
@@ -315,10 +335,12 @@ def build_degradation(
     database: Database,
     sink: AlertSink,
     registry: CollectorRegistry,
+    persist: PersistFigures | None,
     clock: Clock,
 ) -> DegradationService:
-    """The service with a source for each configured trigger (own figures from `registry`)."""
-    sources = build_sources(settings.triggers, bus, registry, prometheus, clock)
+    """The service with a source for each configured trigger; `registry` takes its gauges,
+    `persist` is where this process records receipt write times (None: not here)."""
+    sources = build_sources(settings.triggers, bus, persist, prometheus, clock)
     return DegradationService(
         settings,
         bus=bus,

@@ -5,7 +5,9 @@
   make the rate look lower than the load it stands for (which would flap straight back out).
 - bus lag: messages a consumer (by default the send tier's receipt storage) has not acked.
 - persist latency: mean seconds per stored receipt batch since the last reading, from the
-  control plane's own persister.
+  persistence that runs in this process: the control plane's own persister, or (as `make run`
+  has it, the control plane's turned off) the send tier's. With neither here, the trigger must
+  say where to read it with `promql`.
 A trigger with a `promql` query reads that instead (the largest value of its series). A source
 that cannot be read gives None, and its trigger holds the current level.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
@@ -26,12 +29,35 @@ from controlplane.bus import RECEIPTS, Bus, Subscription
 from controlplane.clock import Clock
 from controlplane.engine.promql import PrometheusClient, PromQLError
 from controlplane.settings import BusLagTrigger, DegradationTriggers, PrometheusSettings
+from controlplane.yamlsource import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 
 FETCH_MESSAGES: Final = 256
 FETCH_TIMEOUT_S: Final = 0.25
 RATE_DURABLE: Final = "smsctl-degradation-rate"
+# The receipt batch-write histograms of the two persisters (controlplane/metrics.py,
+# sendtier/persist/metrics.py), both labelled by event kind.
+CONTROL_PLANE_PERSIST: Final = "smsctl_persist_batch_seconds"
+SENDTIER_PERSIST: Final = "sendtier_persist_batch_seconds"
+
+
+@dataclass(frozen=True)
+class PersistFigures:
+    """Where this process records how long a batch of receipts takes to store."""
+
+    registry: CollectorRegistry
+    histogram: str  # CONTROL_PLANE_PERSIST or SENDTIER_PERSIST
+
+
+def persist_figures(
+    own_persister: bool, own: CollectorRegistry, sendtier: CollectorRegistry | None
+) -> PersistFigures | None:
+    """Where receipt write times are recorded in this process: by the control plane's own
+    persister when it runs, else by the send tier's persistence when that runs here."""
+    if own_persister:
+        return PersistFigures(own, CONTROL_PLANE_PERSIST)
+    return PersistFigures(sendtier, SENDTIER_PERSIST) if sendtier is not None else None
 
 
 class ReadingSource(Protocol):
@@ -130,16 +156,18 @@ class BusLag:
 
 
 class PersistLatency:
-    """Mean seconds per receipt batch written by our persister since the last reading."""
+    """Mean seconds per receipt batch written by the persister in this process since the last
+    reading."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
+    def __init__(self, figures: PersistFigures) -> None:
+        self._figures = figures
         self._last = (0.0, 0.0)
 
     async def read(self, now: datetime) -> float | None:
         labels = {"kind": "receipts"}
-        total = self._registry.get_sample_value("smsctl_persist_batch_seconds_sum", labels) or 0.0
-        count = self._registry.get_sample_value("smsctl_persist_batch_seconds_count", labels) or 0.0
+        registry, histogram = self._figures.registry, self._figures.histogram
+        total = registry.get_sample_value(f"{histogram}_sum", labels) or 0.0
+        count = registry.get_sample_value(f"{histogram}_count", labels) or 0.0
         last_total, last_count = self._last
         self._last = (total, count)
         if count <= last_count:
@@ -169,11 +197,29 @@ class PromQLReading:
 def build_sources(
     triggers: DegradationTriggers,
     bus: Bus,
-    registry: CollectorRegistry,
+    persist: PersistFigures | None,
     prometheus: PrometheusSettings,
     clock: Clock,
 ) -> dict[str, ReadingSource]:
-    """A source for every configured trigger: its PromQL query, or our own figure."""
+    """A source for every configured trigger: its PromQL query, or our own figure.
+
+    `persist`: the persistence running in this process, if any. A persist-latency trigger
+    without one and without `promql` could only ever read 0: a ConfigError naming the field.
+    """
+    persist_trigger = triggers.persist_latency
+    if persist_trigger is not None and not persist_trigger.promql and persist is None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "<settings>",
+                    None,
+                    "degradation.triggers.persist_latency.promql",
+                    "no persistence runs in this process (ingest.persist_enabled is false and "
+                    "the send tier runs elsewhere): give the PromQL query of its latency, e.g. "
+                    f"rate({SENDTIER_PERSIST}_sum[1m]) / rate({SENDTIER_PERSIST}_count[1m])",
+                )
+            ]
+        )
     sources: dict[str, ReadingSource] = {}
     for name, trigger in configured_triggers(triggers).items():
         if trigger.promql:
@@ -184,7 +230,8 @@ def build_sources(
         elif name == "ingest_rate":
             sources[name] = ReceiptRate(bus, clock)
         else:
-            sources[name] = PersistLatency(registry)
+            assert persist is not None  # checked above
+            sources[name] = PersistLatency(persist)
     return sources
 
 

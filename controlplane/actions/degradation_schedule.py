@@ -1,8 +1,8 @@
 """Known peaks: crontab schedules (APScheduler's CronTrigger) that degrade for a stretch of time.
 
 Pure: `active(now)` answers which peak's window holds `now`, from the triggers' own arithmetic
-and the injected time, so a test can walk a festival night with a ManualClock. The service also
-gives each schedule an APScheduler job that evaluates at the moment a window opens.
+and the injected time, so a test can walk a festival night with a ManualClock. The service asks
+it a few times a second (an APScheduler job) and evaluates the moment a window opens or closes.
 """
 
 from __future__ import annotations

@@ -141,6 +141,7 @@ def make_service(
         database=database,
         sink=stage,
         registry=CollectorRegistry(),
+        persist=None,
         clock=clock,
     )
     return service
@@ -151,7 +152,10 @@ async def degradation_world(
     sqlite_url: str,
     settings: DegradationSettings | None = None,
     prometheus_url: str = "http://127.0.0.1:9",
+    *,
+    schedule: bool = False,
 ) -> AsyncIterator[World]:
+    """`schedule`: the service evaluates on its own (APScheduler jobs) as well as when told."""
     bus = MemoryBus()
     await bus.start()
     database = Database(sqlite_url)
@@ -167,7 +171,7 @@ async def degradation_world(
     )
     chosen = settings or degradation_settings()
     service = make_service(bus, database, clock, stage, chosen, prometheus_url)
-    await service.start(schedule=False)
+    await service.start(schedule=schedule)
     try:
         yield World(bus, database, clock, channel, stage, chosen, service)
     finally:

@@ -41,6 +41,7 @@ async def test_a_level_change_reaches_the_gateway_and_persistence_and_survives_t
         database=database,
         sink=LoggingAlertSink(),
         registry=CollectorRegistry(),
+        persist=None,
         clock=clock,
     )
     rate = control.sources["ingest_rate"]

@@ -10,15 +10,21 @@ from degradation_world import T0, receipt, until
 from prometheus_client import CollectorRegistry, Histogram
 
 from controlplane.actions.degradation_readings import (
+    CONTROL_PLANE_PERSIST,
+    SENDTIER_PERSIST,
     BusLag,
+    PersistFigures,
     PersistLatency,
     PromQLReading,
     ReceiptRate,
+    build_sources,
 )
 from controlplane.bus import RECEIPTS, MemoryBus
 from controlplane.clock import ManualClock
 from controlplane.contracts import encode_batch
 from controlplane.engine.promql import PrometheusClient
+from controlplane.settings import DegradationTriggers, PrometheusSettings
+from controlplane.yamlsource import ConfigError
 
 
 async def test_the_rate_counts_weights_and_skips_a_backlog_received_before_it_started() -> None:
@@ -65,8 +71,8 @@ async def test_bus_lag_is_what_the_durable_has_not_acked_and_unknown_durables_re
 
 async def test_persist_latency_is_the_mean_batch_time_since_the_last_reading() -> None:
     registry = CollectorRegistry()
-    batches = Histogram("smsctl_persist_batch_seconds", "", ["kind"], registry=registry)
-    latency = PersistLatency(registry)
+    batches = Histogram(CONTROL_PLANE_PERSIST, "", ["kind"], registry=registry)
+    latency = PersistLatency(PersistFigures(registry, CONTROL_PLANE_PERSIST))
     batches.labels("receipts").observe(0.5)
     first = await latency.read(T0)
     batches.labels("receipts").observe(0.1)
@@ -83,3 +89,22 @@ async def test_a_promql_reading_from_an_unreachable_prometheus_is_none() -> None
         assert await reading.read(T0) is None
     finally:
         reading.close()
+
+
+async def test_persist_latency_reads_the_send_tiers_persistence_when_it_runs_here() -> None:
+    registry = CollectorRegistry()
+    batches = Histogram(SENDTIER_PERSIST, "", ["kind"], registry=registry)
+    latency = PersistLatency(PersistFigures(registry, SENDTIER_PERSIST))
+    batches.labels("receipts").observe(0.4)
+
+    assert await latency.read(T0) == 0.4
+
+
+def test_persist_latency_with_no_persistence_here_needs_its_promql_naming_the_field() -> None:
+    triggers = DegradationTriggers.model_validate(
+        {"persist_latency": {"levels": {"sample": {"enter": 0.5, "exit": 0.2}}}}
+    )
+    with pytest.raises(ConfigError) as raised:
+        build_sources(triggers, MemoryBus(), None, PrometheusSettings(), ManualClock(T0))
+    assert "degradation.triggers.persist_latency.promql" in str(raised.value)
+    assert "sendtier_persist_batch_seconds" in str(raised.value)  # the query to give

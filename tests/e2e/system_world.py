@@ -45,22 +45,62 @@ FAST_PLAN: dict[str, Any] = {
         "batching": {"max_per_push": 50, "flush_interval_ms": 50},
     },
 }
-# A delivery rule over short windows, as the shipped rule over minutes; volume enough that a
-# healthy supplier (97 %) never crosses it by chance.
-DELIVERY_RULES = """
+# The shipped rules (rules/supplier-*.yaml) over windows of seconds, one per fault scenario:
+# delivery (a), submit acceptance (b), receipt silence (c), and the receipt ingest rate (d).
+# Volumes are such that a healthy supplier (97 %) never crosses them by chance, and a canary's
+# share of traffic is too small to.
+SYSTEM_RULES = """
 groups:
-  - name: e2e-delivery
+  - name: e2e-suppliers
     interval: 1s
     rules:
+      # The health model cuts a 60 % supplier over after 12-20 receipts, and the supplier then
+      # gets none: the rule must fire on those few. Over 10 s the fault's failures (8 on
+      # average) stand out once most healthy receipts from before it have left the window; a
+      # healthy 97 % supplier would need 12 failures in its 80 receipts to cross it.
       - alert: SupplierDeliveryRateLow
         source: receipts
         by: [supplier, carrier]
         window: 10s
-        when: delivery_rate < 0.8 && total >= 40
+        when: failure_rate > 0.15 && failed >= 3
+        value: delivery_rate
         for: 0s
         labels: {severity: critical}
         annotations:
           summary: "{{ labels.supplier }} to {{ labels.carrier }}: delivery {{ value | percent }}"
+      - alert: SubmitErrorRateHigh
+        source: submits
+        by: [supplier]
+        window: 5s
+        when: reject_rate > 0.05 && total >= 20
+        for: 0s
+        labels: {severity: critical}
+        annotations:
+          summary: "{{ labels.supplier }} rejects {{ value | percent }} of submits"
+      # A silent supplier is cut over about 4 s after its receipts stop (the health model's
+      # overdue span): a 2 s window sees the silence before that.
+      - alert: ReceiptsMissing
+        source: submits
+        by: [supplier]
+        window: 2s
+        when: accepted >= 6 && receipts.total == 0
+        for: 0s
+        labels: {severity: critical}
+        annotations:
+          summary: "{{ labels.supplier }} accepted {{ value }} messages in 2s but sent no receipts"
+  - name: e2e-platform
+    interval: 1s
+    rules:
+      # Steady traffic is 45-60 receipts/s; scenario (d) triples it. (The window's newest
+      # second is still filling: the rate reads a little low.)
+      - alert: ReceiptIngestRateHigh
+        source: receipts
+        window: 5s
+        when: rate_per_s > 80.0
+        for: 0s
+        labels: {severity: warning}
+        annotations:
+          summary: "receipts arrive at {{ value }}/s"
 """
 ALERTING = """
 route:
@@ -208,7 +248,7 @@ async def running_system(
     backend: Backend,
     directory: Path,
     *,
-    rules_yaml: str = DELIVERY_RULES,
+    rules_yaml: str = SYSTEM_RULES,
     settings_overrides: Mapping[str, Any] | None = None,
     plans: Mapping[str, Mapping[str, Any]] | None = None,
     clock: Clock = system_clock,
@@ -232,10 +272,6 @@ async def running_system(
                 rules_yaml,
                 settings_overrides or {},
             )
-            control_plane = ControlPlane(settings, environ={}, clock=clock, bus=bus)
-            front = ServerGroup(
-                [Served("control-plane", create_app(control_plane), "127.0.0.1", free_ports(1)[0])]
-            )
             simulators = {}
             for name, site in sites.items():
                 simulators[name] = await stack.enter_async_context(
@@ -243,6 +279,17 @@ async def running_system(
                 )
             services = await stack.enter_async_context(
                 running_services(platform.settings, clock=clock, bus=bus)
+            )
+            # As `make run`: the send tier's persistence stores, in this process.
+            control_plane = ControlPlane(
+                settings,
+                environ={},
+                clock=clock,
+                bus=bus,
+                sendtier_persist=services.persist_registry,
+            )
+            front = ServerGroup(
+                [Served("control-plane", create_app(control_plane), "127.0.0.1", free_ports(1)[0])]
             )
             urls = await front.start()
             stack.push_async_callback(front.stop)

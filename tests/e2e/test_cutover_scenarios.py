@@ -1,7 +1,7 @@
 """Fault scenarios end to end: a supplier fails under steady traffic, the control plane cuts it
 out of the carrier's routes on its own, says so, loses no message, and brings it back by canary
 once the fault is over. The whole system runs in this process on the memory bus and SQLite
-(scenario (a) on JetStream + MariaDB too); faults go in through the simulators' fault plans."""
+(and again on JetStream + MariaDB); faults go in through the simulators' fault plans."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from outcome_checks import (
     notified,
     read_outcome,
     taken_by_supplier,
+    wait_for_notified,
     wait_until_all_submitted,
 )
 from route_checks import (
@@ -45,10 +46,15 @@ CARRIERS = ("cmcc", "cucc", "ctcc")
 
 
 async def _fault_then_recovery(
-    system: RunningSystem, supplier: str, carriers: tuple[str, ...], faulty_plan: dict[str, Any]
+    system: RunningSystem,
+    supplier: str,
+    carriers: tuple[str, ...],
+    faulty_plan: dict[str, Any],
+    alertname: str,
 ) -> tuple[dict[str, tuple[str, str]], list[dict[str, Any]]]:
     """Steady traffic; the fault until the supplier is out of the carriers' routes; then the
-    healthy plan until it is back in full. Returns the accepted messages and every version."""
+    healthy plan until it is back in full. The rule watching for the fault fired and people
+    were told, naming the supplier. Returns the accepted messages and every version."""
     async with steady_traffic(system.api_url, system.tenant_token, RATE) as traffic:
         await asyncio.sleep(WARM_UP_S)
         system.set_plan(supplier, faulty_plan)
@@ -60,6 +66,8 @@ async def _fault_then_recovery(
             await wait_for_route_states(system, supplier, carrier, fully_active, 60, "failback")
     await wait_until_all_submitted(system, traffic.accepted.messages)
     assert traffic.accepted.refused == []
+    [alert, *_] = await wait_for_notified(system, alertname=alertname, supplier=supplier)
+    assert alert["annotations"]["summary"].startswith(f"{supplier} "), alert
     return traffic.accepted.messages, await routing_versions(system)
 
 
@@ -98,7 +106,9 @@ async def test_supplier_is_cut_over_when_its_delivery_drops_to_60_percent_on_one
     supplier, carrier = "aliyun", "cmcc"
     faulty = degraded_plan(FAST_PLAN, carrier, 0.6)
     async with running_system(backend, tmp_path) as system:
-        accepted, versions = await _fault_then_recovery(system, supplier, (carrier,), faulty)
+        accepted, versions = await _fault_then_recovery(
+            system, supplier, (carrier,), faulty, "SupplierDeliveryRateLow"
+        )
         outcome = await asyncio.to_thread(read_outcome, system.services.database)
 
     _assert_cut_over_then_failed_back_by_canary(versions, supplier, carrier)
@@ -139,12 +149,20 @@ def _announced_cutover(system: RunningSystem, supplier: str, carrier: str) -> st
 
 
 async def _supplier_wide_fault(
-    backend: Backend, tmp_path: Path, supplier: str, faulty_plan: dict[str, Any], signal: str
+    backend: Backend,
+    tmp_path: Path,
+    supplier: str,
+    faulty_plan: dict[str, Any],
+    signal: str,
+    alertname: str,
 ) -> tuple[dict[str, tuple[str, str]], StoredOutcome]:
-    """A fault that hits the supplier on every carrier: cut over on each, with a notice naming
-    the signal, then failed back by canary; returns what was accepted and what was stored."""
+    """A fault that hits the supplier on every carrier: the rule's alert fires, the supplier is
+    cut over on each carrier with a notice naming the signal, then failed back by canary;
+    returns what was accepted and what was stored."""
     async with running_system(backend, tmp_path) as system:
-        accepted, versions = await _fault_then_recovery(system, supplier, CARRIERS, faulty_plan)
+        accepted, versions = await _fault_then_recovery(
+            system, supplier, CARRIERS, faulty_plan, alertname
+        )
         outcome = await asyncio.to_thread(read_outcome, system.services.database)
     for carrier in CARRIERS:
         _assert_cut_over_then_failed_back_by_canary(versions, supplier, carrier)
@@ -158,7 +176,7 @@ async def test_supplier_whose_submit_api_returns_errors_is_cut_over_and_its_mess
 ) -> None:
     failing = {**FAST_PLAN, "submit": {**FAST_PLAN["submit"], "error_rate": 1.0}}
     accepted, outcome = await _supplier_wide_fault(
-        backend, tmp_path, "tencent", failing, "submits accepted"
+        backend, tmp_path, "tencent", failing, "submits accepted", "SubmitErrorRateHigh"
     )
 
     # Every submit the supplier refused was retried on another supplier, under the same id.
@@ -172,7 +190,7 @@ async def test_supplier_that_stops_sending_receipts_is_cut_over_as_receipts_go_m
 ) -> None:
     silent = {**FAST_PLAN, "receipts": {**FAST_PLAN["receipts"], "loss_rate": 1.0}}
     accepted, outcome = await _supplier_wide_fault(
-        backend, tmp_path, "twilio", silent, "receipts missing"
+        backend, tmp_path, "twilio", silent, "receipts missing", "ReceiptsMissing"
     )
 
     # The messages it took during the fault were sent once; only their receipts are missing.

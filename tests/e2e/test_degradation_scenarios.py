@@ -79,6 +79,9 @@ async def test_tripled_ingest_rate_enters_sample_and_leaves_it_when_the_rate_fal
     entered = next(v for v in history if v["level"] == "sample")
     assert entered["evidence"], entered  # the readings that made it
     assert notified(system, alertname="DegradationLevelChanged", level="sample")
+    # The rule watching the ingest rate fired while the rate was tripled, and people were told.
+    [rate_alert, *_] = notified(system, alertname="ReceiptIngestRateHigh")
+    assert rate_alert["annotations"]["summary"].startswith("receipts arrive at "), rate_alert
     assert_no_message_lost_or_sent_twice(outcome, accepted)
     # OTP receipts are never degraded: each OTP message has its receipt stored.
     otp = [m for m, (_, cls) in accepted.items() if cls == "otp"]

@@ -8,8 +8,12 @@ import pytest
 from steady_traffic import steady_traffic
 from system_world import ADMIN_TOKEN, memory_backend, running_system
 
+from controlplane.actions.cutover_settings import CutoverSettings
 from controlplane.cli import main
-from controlplane.demo import DemoTargets, run_scenario_a
+from controlplane.demo import DemoTargets, failback_timeout_s, run_scenario_a
+from controlplane.settings import load_settings
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 async def test_demo_prints_fault_cut_over_and_failback_and_puts_the_plan_back(
@@ -20,7 +24,12 @@ async def test_demo_prints_fault_cut_over_and_failback_and_puts_the_plan_back(
         simulator = system.simulators["aliyun"]
         plan_before = simulator.engine.plan
         targets = DemoTargets(
-            system.control_url, ADMIN_TOKEN, simulator.base_url, hold_s=0.5, timeout_s=60
+            system.control_url,
+            ADMIN_TOKEN,
+            simulator.base_url,
+            hold_s=0.5,
+            timeout_s=60,
+            failback_timeout_s=failback_timeout_s(system.control_plane.settings.cutover),
         )
         async with steady_traffic(system.api_url, system.tenant_token, 60.0):
             result = await run_scenario_a(targets, lines.append)
@@ -55,3 +64,28 @@ def test_demo_refuses_bad_options_naming_them(
 ) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().out
+
+
+def test_failback_timeout_covers_the_cool_down_and_every_canary_step() -> None:
+    # `make run`'s settings: a 120 s cool-down, then 1 % → 5 % → 25 % → 100 % of 30 s each.
+    shipped = load_settings(REPOSITORY / "smsctl.yaml", {}).cutover
+    assert shipped.failback.cooldown_s == 120 and len(shipped.failback.steps) == 4
+    assert failback_timeout_s(shipped) == 120 + 4 * 2 * 30 + 60
+    # Each step is allowed two of its spans, a span being the longer of window and dwell.
+    slow = CutoverSettings.model_validate(
+        {
+            "failback": {"cooldown_s": 600, "steps": [0.1, 1.0], "window_s": 5},
+            "safety": {"min_dwell_s": 50},
+        }
+    )
+    assert failback_timeout_s(slow) == 600 + 2 * 2 * 50 + 60
+
+
+def test_demo_waits_for_failback_as_long_as_the_configured_settings_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "smsctl.yaml"
+    config.write_text("cutover:\n  failback: {cooldown_s: 300, steps: [0.5, 1.0], window_s: 20}\n")
+    argv = ["--config", str(config), "demo", "--token", "t", "--url", "http://127.0.0.1:9"]
+    assert main(argv) == 1  # nothing answers there
+    assert "300 s for cut-over, 440 s for failback" in capsys.readouterr().out

@@ -56,7 +56,8 @@ class ActionHandler(Protocol):
     """Carries out one kind of rule action (cut-over, degradation) for an alert."""
 
     async def handle(self, notice: AlertNotice, action: RuleAction) -> None:
-        """Called when the alert begins firing and again when it resolves."""
+        """Called when the alert begins firing, when it resolves, and once after a restart
+        for an alert restored firing (`ActingAlertSink.resume`)."""
         ...
 
 
@@ -95,9 +96,19 @@ class ActingAlertSink:
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
         await self.downstream.deliver(notices)
+        await self._act([n for n in notices if n.began_firing or n.is_resolved])
+
+    async def resume(self, notices: Sequence[AlertNotice]) -> None:
+        """Run again the actions of alerts that were firing before a restart.
+
+        Actions live in memory (a cut-over's hold on failback, a degradation floor), and a
+        restored firing alert makes no transition, so without this they would be forgotten.
+        Alerting is not told again: it restores its own state.
+        """
+        await self._act([n for n in notices if n.is_firing])
+
+    async def _act(self, notices: Sequence[AlertNotice]) -> None:
         for notice in notices:
-            if not (notice.began_firing or notice.is_resolved):
-                continue
             for action in notice.actions:
                 handler = self._handlers.get(action.kind)
                 if handler is None:
