@@ -99,10 +99,21 @@ class AlertingSettings(_Strict):
     # Calls to a callee who does not answer, per escalation step, the first included: a call
     # ended busy, unanswered or unreachable is placed again (a minute apart at least).
     voice_call_attempts: int = Field(3, ge=1, le=5)
+    # An escalation page that failed on every channel is paged again after page_retry_s, then
+    # twice as long after each further failure, at most page_retry_max_s apart, until the group
+    # is acknowledged, silenced or resolved (or the chain's next step pages the receiver).
+    page_retry_s: float = Field(60.0, ge=1.0)
+    page_retry_max_s: float = Field(300.0, ge=1.0)
     sms_api_url: str = "http://127.0.0.1:8081"
     sms_token: SecretStr = SecretStr("")
     # The send tier's settings file: its supplier accounts carry alert SMS while its API is down.
     sms_direct_config: str | None = None
+
+    @model_validator(mode="after")
+    def _page_retry_cap_above_first(self) -> Self:
+        if self.page_retry_max_s < self.page_retry_s:
+            raise ValueError("page_retry_max_s must not be below page_retry_s")
+        return self
 
 
 class TokenSettings(_Strict):

@@ -24,6 +24,7 @@ from controlplane.alerting.escalation import (
 )
 from controlplane.alerting.pipeline import AlertingStage, Escalator, SilenceRepository
 from controlplane.alerting.pipeline.delivery import Sleep
+from controlplane.alerting.pipeline.page_retry import PageRetry
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
 from controlplane.bus import Bus
@@ -152,6 +153,7 @@ def build_alerting(
         replica=replica,
         console_url=f"{settings.public_url.rstrip('/')}/console",  # where messages link to
         resolve_timeout_s=config.resolve_timeout_s,
+        page_retry=PageRetry(settings.page_retry_s, settings.page_retry_max_s),
     )
     feed = (
         SupplierHealthFeed(bus, health, durable=f"alerting-health-{replica}")

@@ -78,6 +78,7 @@ class Escalator:
         self._redialling: dict[tuple[str, str], Redial] = {}
         self._paused: set[str] = set()  # group keys whose pause was logged (log it once)
         self._unknown: set[str] = set()  # group keys whose absence was logged (log it once)
+        self._paging_since: dict[str, datetime] = {}  # see paging_since
 
     async def notified(self, group: AggregationGroup, firing: Sequence[GroupedAlert]) -> None:
         """The group's firing notification went out: its chain (if any) starts or goes on."""
@@ -118,8 +119,14 @@ class Escalator:
                 self._paused.discard(episode.group_key)
                 self._unknown.discard(episode.group_key)
                 ready.append(episode)
+        self._paging_since = {episode.group_key: episode.started_at for episode in ready}
         steps = await asyncio.to_thread(self._tracker.claim_due, ready, now)
         return self._with_redials(steps, ready, escalating, now)
+
+    def paging_since(self) -> dict[str, datetime]:
+        """The groups the last `due` let page (escalating, not muted), by their episode's start:
+        those whose failed pages may be paged again."""
+        return dict(self._paging_since)
 
     def _with_redials(
         self, steps: list[DueStep], ready: list[Episode], escalating: set[str], now: datetime

@@ -1,8 +1,10 @@
-"""Escalation pages and their resolved messages, each claimed in the notification log.
+"""Escalation pages, their retries and their resolved messages, each claimed in the log.
 
 A page is logged under the group's page key (not its own key, so the group's dedup never sees
-it) for each receiver it reached. When the group resolves, every receiver whose latest sent
-entry there is a page is owed one resolved message, if it asks for them (`send_resolved`);
+it) for each receiver it reached. A page that reached nobody is paged again (see page_retry)
+while the group escalates; a later step of the chain paging the receiver logs a newer entry, so
+the retry it supersedes is never sent. When the group resolves, every receiver whose latest
+sent entry there is a page is owed one resolved message, if it asks for them (`send_resolved`);
 that message is claimed like any other send, so restarts and replicas send it once.
 """
 
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from controlplane.alerting.pipeline.delivery import Delivery
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert
@@ -28,6 +31,12 @@ from controlplane.alerting.pipeline.notification_log import (
     digest,
 )
 from controlplane.alerting.pipeline.outbox import HistoryEvent, notified_events
+from controlplane.alerting.pipeline.page_retry import (
+    FailedPage,
+    PageRetry,
+    due_retries,
+    is_failed_page,
+)
 from controlplane.clock import Clock
 from controlplane.storage import AlertRepository
 from notifiers.base import AlertSummary, Notification
@@ -36,11 +45,23 @@ log = logging.getLogger(__name__)
 
 # Sends a notification through a receiver's channels from the given one (the stage's _deliver).
 Deliver = Callable[[Receiver, Notification, int], Awaitable[Delivery]]
+# How often the log is read for the failed pages of every escalating group (it is read at once
+# after this process pages, and again for a group before its retry is claimed): a page that
+# failed on another replica is found within this, without a scan of the log every tick.
+FAILED_PAGES_RESCAN_S = 10.0
 
 
 def page_key(group_key: str) -> str:
     """Where a group's pages are logged: apart from the group's own notifications."""
     return f"page:{group_key}"
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A group held in memory, and the firing alerts a page of it names (none muted)."""
+
+    group: AggregationGroup
+    firing: Sequence[GroupedAlert]
 
 
 @dataclass(frozen=True)
@@ -66,11 +87,34 @@ class PageLog:
         last, last_sent = self._log.latest_many([(receiver, digest(key))]).get(
             (receiver, digest(key)), (None, None)
         )
-        owed = set(firing)
-        if last_sent is not None and last_sent.firing:  # an earlier page of the same episode
-            owed |= set(last_sent.owed)
         step = 0 if last is None else last.step + 1
-        return self._claim(Claim(receiver, key, firing, (), sorted(owed), step), now)
+        return self._claim(Claim(receiver, key, firing, (), _owed(firing, last_sent), step), now)
+
+    def failed_pages(self, group_keys: Sequence[str]) -> list[FailedPage]:
+        """The receivers whose latest page of one of the groups reached nobody."""
+        by_hash = {digest(page_key(key)): key for key in group_keys}
+        return [
+            FailedPage(by_hash[group_hash], last, last_sent)
+            for (_, group_hash), (last, last_sent) in self._log.latest_of(list(by_hash)).items()
+            if last is not None and is_failed_page(last)
+        ]
+
+    def claim_retry(
+        self, page: FailedPage, firing: Sequence[str], now: datetime
+    ) -> LogEntry | None:
+        """Claim paging `firing` again in place of the failed page: the claim takes the failed
+        page's state and the step after it, so every replica (and a restarted process) claims
+        the same key for the same retry, and only one sends it."""
+        failed = page.failed
+        claim = Claim(
+            failed.receiver,
+            page_key(page.group_key),
+            failed.firing,
+            (),
+            _owed(firing, page.last_sent),
+            failed.step + 1,
+        )
+        return self._claim(claim, now)
 
     def owed(self, group_keys: Sequence[str]) -> dict[str, list[OwedResolution]]:
         """Per group key: the receivers whose latest sent page has had no resolved message."""
@@ -93,6 +137,14 @@ class PageLog:
         return entry
 
 
+def _owed(firing: Sequence[str], last_sent: LogEntry | None) -> list[str]:
+    """The alerts a page leaves owed a resolved message: its own, and an earlier page's."""
+    owed = set(firing)
+    if last_sent is not None and last_sent.firing:  # an earlier page of the same episode
+        owed |= set(last_sent.owed)
+    return sorted(owed)
+
+
 class Pager:
     """Sends escalation pages and, when the group resolves, the resolved messages they owe."""
 
@@ -104,6 +156,7 @@ class Pager:
         deliver: Deliver,
         clock: Clock,
         console_url: str | None,
+        retry: PageRetry,
     ) -> None:
         self._pages = PageLog(notification_log)
         self._log = notification_log
@@ -112,6 +165,11 @@ class Pager:
         self._deliver = deliver
         self._clock = clock
         self._console_url = console_url
+        self._retry = retry
+        # The failed pages last read from the log, for the groups in `_scanned_keys`.
+        self._failed: list[FailedPage] = []
+        self._scanned_keys: frozenset[str] = frozenset()
+        self._scanned_at: float | None = None  # monotonic; None: read at the next tick
 
     async def page(
         self, group: AggregationGroup, receivers: Sequence[str], firing: Sequence[GroupedAlert]
@@ -131,6 +189,60 @@ class Pager:
             if entry is not None:
                 sent += await self._send(receiver, entry, group, alerts)
         return sent
+
+    async def retry_failed(
+        self, escalating_since: Mapping[str, datetime], paging_of: Callable[[str], Paging | None]
+    ) -> int:
+        """Page again each receiver whose page of a group failed and whose wait is over;
+        returns the retries delivered.
+
+        `escalating_since` holds the groups that may page now (escalating, not muted) with the
+        start of their episode; `paging_of` gives a group held here with the alerts a page names.
+        """
+        if not escalating_since:
+            return 0
+        now = self._clock.now()
+        sent = 0
+        for page in await self._due_retries(escalating_since, now):
+            receiver = self._receivers.get(page.failed.receiver)
+            paging = paging_of(page.group_key)
+            if receiver is None or paging is None or not paging.firing:
+                continue  # unknown receiver, or nothing to page now (muted alerts wait)
+            fingerprints = [g.alert.fingerprint for g in paging.firing]
+            entry = await asyncio.to_thread(self._pages.claim_retry, page, fingerprints, now)
+            if entry is None:
+                continue  # another replica, or this process before a restart, retried it
+            log.info(
+                "escalation.page_retry group_key=%s receiver=%s retry=%d reason=page_failed",
+                page.group_key,
+                receiver.name,
+                page.failures,
+            )
+            alerts = [summary(g, "firing") for g in paging.firing]
+            sent += await self._send(receiver, entry, paging.group, alerts, page.failures)
+        return sent
+
+    async def _due_retries(
+        self, escalating_since: Mapping[str, datetime], now: datetime
+    ) -> list[FailedPage]:
+        """The failed pages whose retry is due now, as the log has them right before the claim
+        (so a step another replica just sent is seen to supersede the retry)."""
+        monotonic = self._clock.monotonic()
+        if (
+            self._scanned_at is None
+            or monotonic - self._scanned_at >= FAILED_PAGES_RESCAN_S
+            or not self._scanned_keys.issuperset(escalating_since)
+        ):
+            keys = list(escalating_since)
+            self._failed = await asyncio.to_thread(self._pages.failed_pages, keys)
+            self._scanned_keys, self._scanned_at = frozenset(keys), monotonic
+            return due_retries(self._failed, escalating_since, self._retry, now)
+        due = due_retries(self._failed, escalating_since, self._retry, now)
+        if not due:
+            return []
+        keys = sorted({page.group_key for page in due})
+        fresh = await asyncio.to_thread(self._pages.failed_pages, keys)
+        return due_retries(fresh, escalating_since, self._retry, now)
 
     async def resolved(self, settled: Sequence[tuple[AggregationGroup, list[GroupedAlert]]]) -> int:
         """Each receiver paged for a settled group (given with its resolved alerts) that asks
@@ -165,14 +277,24 @@ class Pager:
         entry: LogEntry,
         group: AggregationGroup,
         alerts: Sequence[AlertSummary],
+        retry: int | None = None,
     ) -> int:
+        """Deliver and record the log entry's outcome and a history line on each alert (a
+        retry's say which retry it is)."""
         notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
         delivery = await self._deliver(receiver, notification, 0)
         done_at = self._clock.now()
         status = SENT if delivery.delivered else FAILED
-        finished = Finished(entry, status, delivery.channel, done_at, {"page": True})
-        events = notified_events(receiver.name, group.key, alerts, delivery, False, done_at)
+        retried: dict[str, Any] = {} if retry is None else {"retry": retry}
+        finished = Finished(entry, status, delivery.channel, done_at, {"page": True, **retried})
+        events = [
+            (fingerprint, at, kind, {**detail, **retried})
+            for fingerprint, at, kind, detail in notified_events(
+                receiver.name, group.key, alerts, delivery, False, done_at
+            )
+        ]
         await asyncio.to_thread(self._write, finished, events)
+        self._scanned_at = None  # the log's pages changed: read them again at the next tick
         return int(delivery.delivered)
 
     def _write(self, finished: Finished, events: Sequence[HistoryEvent]) -> None:

@@ -24,7 +24,7 @@ from controlplane.alerting.pipeline.delivery import (
     deliver,
 )
 from controlplane.alerting.pipeline.escalating import Escalator, Muting, muting_of
-from controlplane.alerting.pipeline.groups import GroupedAlert, Grouper
+from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert, Grouper
 from controlplane.alerting.pipeline.inhibit import Inhibitor
 from controlplane.alerting.pipeline.lookahead import LogLookahead
 from controlplane.alerting.pipeline.messages import build, summary
@@ -47,7 +47,8 @@ from controlplane.alerting.pipeline.outbox import (
     notified_events,
     plan_sends,
 )
-from controlplane.alerting.pipeline.paging import Pager
+from controlplane.alerting.pipeline.page_retry import DEFAULT_PAGE_RETRY, PageRetry
+from controlplane.alerting.pipeline.paging import Pager, Paging
 from controlplane.alerting.pipeline.posted import POSTED_RULE_PREFIX
 from controlplane.alerting.pipeline.posted_store import PostedAlertStore
 from controlplane.alerting.pipeline.ratelimit import DigestPlanner
@@ -90,6 +91,7 @@ class AlertingStage:
         replica: str = "local",
         console_url: str | None = None,
         resolve_timeout_s: float = DEFAULT_RESOLVE_TIMEOUT_S,
+        page_retry: PageRetry = DEFAULT_PAGE_RETRY,
     ) -> None:
         self._receivers = dict(receivers)
         self._clock = clock
@@ -115,7 +117,7 @@ class AlertingStage:
         self._unwritten_history: list[HistoryEvent] = []  # for the last flush in flight to write
         self._escalating = asyncio.Lock()
         self._pager = Pager(
-            self._log, self._history, self._receivers, self._deliver, clock, console_url
+            self._log, self._history, self._receivers, self._deliver, clock, console_url, page_retry
         )
 
     async def deliver(self, notices: Sequence[AlertNotice]) -> None:
@@ -257,7 +259,8 @@ class AlertingStage:
         return len(history)
 
     async def _escalate(self, now: datetime) -> int:
-        """Send each escalation step that is due (claimed in storage: once across restarts)."""
+        """Send each escalation step that is due (claimed in storage: once across restarts),
+        then page again the receivers whose page failed and whose wait is over."""
         if self._escalator is None:
             return 0
         sent = 0
@@ -267,18 +270,28 @@ class AlertingStage:
             if group is None:
                 log.warning("escalation.no_group group_key=%s step=%d", step.group_key, step.index)
                 continue
-            # A page names only what is not silenced or inhibited, as the group's messages do.
-            firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
-            firing = [
-                g
-                for g in group.alerts.values()
-                if g.is_firing and not self._muted(g, firing_labels, now)
-            ]
+            firing = self._pageable(now, group)
             if not firing:
                 log.info("escalation.all_muted group_key=%s step=%d", step.group_key, step.index)
                 continue
             sent += await self._pager.page(group, step.step.receivers, firing)
-        return sent
+        # After the steps: a step that just paged a receiver logged a newer entry than its
+        # failed page, so the retry it supersedes is not sent.
+        paging_since = self._escalator.paging_since()
+        return sent + await self._pager.retry_failed(paging_since, partial(self._paging, now))
+
+    def _pageable(self, now: datetime, group: AggregationGroup) -> list[GroupedAlert]:
+        """The firing alerts a page names: not silenced or inhibited, as the group's messages."""
+        firing_labels = self._grouper.firing_labels() if self._inhibitor.has_rules else []
+        return [
+            g
+            for g in group.alerts.values()
+            if g.is_firing and not self._muted(g, firing_labels, now)
+        ]
+
+    def _paging(self, now: datetime, group_key: str) -> Paging | None:
+        group = self._grouper.get(group_key)
+        return None if group is None else Paging(group, self._pageable(now, group))
 
     def _escalation_muting(self, now: datetime, group_key: str) -> Muting:
         group = self._grouper.get(group_key)

@@ -1,0 +1,130 @@
+"""Failed escalation pages: paged again after a doubling wait, superseded by the chain's next
+step to the same receiver, dropped once the group resolves, and sent once by two replicas."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline_helpers import NoSleep, RecordingChannel, notice
+from pydantic import ValidationError
+
+from controlplane.alerting.config import Escalation, EscalationStep, Route, RouteOptions
+from controlplane.alerting.escalation import Acknowledgements, EscalationStore, EscalationTracker
+from controlplane.alerting.pipeline import AlertingStage, Channel, Escalator, Receiver
+from controlplane.alerting.pipeline.page_retry import PageRetry
+from controlplane.clock import ManualClock
+from controlplane.engine.alerts import AlertState
+from controlplane.settings import Settings
+from controlplane.storage import AlertRepository, Database
+from notifiers.base import Outcome
+
+FIRING = AlertState.FIRING
+RESOLVED = AlertState.RESOLVED
+LABELS = {"alertname": "SupplierDown", "instance": "a"}
+ROUTE = Route(
+    RouteOptions(
+        "team",
+        group_by=frozenset({"alertname"}),
+        group_wait_s=5,
+        group_interval_s=60,
+        repeat_interval_s=3600,
+        escalation="page",
+    )
+)
+# The phone is paged after 5 minutes, and again 30 seconds later (before any retry is due).
+CHAINS = {
+    "page": Escalation("page", (EscalationStep(300, ("phone",)), EscalationStep(330, ("phone",))))
+}
+ONE_STEP = {"page": Escalation("page", (EscalationStep(300, ("phone",)),))}
+
+
+@pytest.fixture
+def database(database_url: str) -> Database:
+    db = Database(database_url)
+    db.upgrade()
+    return db
+
+
+def paging_stage(
+    database: Database,
+    clock: ManualClock,
+    phone: RecordingChannel,
+    chains: dict[str, Escalation] = ONE_STEP,
+    replica: str = "local",
+) -> AlertingStage:
+    store = EscalationStore(database)
+    acks = Acknowledgements(store, AlertRepository(database), clock)
+    return AlertingStage(
+        database=database,
+        route=ROUTE,
+        receivers={
+            "team": Receiver("team", (Channel(RecordingChannel("dingtalk")),)),
+            "phone": Receiver("phone", (Channel(phone),)),
+        },
+        clock=clock,
+        escalator=Escalator(EscalationTracker(store, chains, clock), acks),
+        sleep=NoSleep(),
+        replica=replica,
+    )
+
+
+async def run_for(clock: ManualClock, seconds: int, *stages: AlertingStage) -> None:
+    for _ in range(seconds):
+        clock.advance(1)
+        for stage in stages:
+            await stage.tick()
+
+
+def test_the_wait_before_paging_again_doubles_up_to_its_cap() -> None:
+    waits = [PageRetry().delay(failures).total_seconds() for failures in range(1, 6)]
+    assert waits == [60, 120, 240, 300, 300]
+
+
+def test_a_page_retry_cap_below_its_first_wait_is_refused_in_the_settings() -> None:
+    with pytest.raises(ValidationError, match="page_retry_max_s"):
+        Settings.model_validate({"alerting": {"page_retry_s": 600, "page_retry_max_s": 300}})
+    assert Settings().alerting.page_retry_s == 60 and Settings().alerting.page_retry_max_s == 300
+
+
+async def test_a_later_step_paging_the_same_receiver_supersedes_the_pending_retry(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    phone = RecordingChannel("voice", (Outcome.FAILED,))
+    stage = paging_stage(database, clock, phone, CHAINS)
+    await stage.deliver([notice(LABELS, FIRING, clock.now())])
+    await run_for(clock, 301, stage)
+    assert phone.calls == 1 and phone.sent == []  # the 5 m page failed
+
+    await run_for(clock, 30, stage)  # the 5.5 m step pages the phone before the retry is due
+    assert len(phone.sent) == 1
+    await run_for(clock, 600, stage)
+    assert len(phone.sent) == 1 and phone.calls == 2
+
+
+async def test_a_failed_page_is_not_paged_again_once_the_group_resolves(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    phone = RecordingChannel("voice", (Outcome.FAILED,))
+    stage = paging_stage(database, clock, phone)
+    await stage.deliver([notice(LABELS, FIRING, clock.now())])
+    await run_for(clock, 301, stage)
+    await stage.deliver([notice(LABELS, RESOLVED, clock.now())])
+    await run_for(clock, 600, stage)
+    assert phone.calls == 1 and phone.sent == []
+
+
+async def test_two_replicas_send_a_failed_page_again_once(database: Database) -> None:
+    clock = ManualClock()
+    phone = RecordingChannel("voice", (Outcome.FAILED,))  # one voice service behind both
+    first = paging_stage(database, clock, phone, replica="a")
+    second = paging_stage(database, clock, phone, replica="b")
+    for stage in (first, second):
+        await stage.deliver([notice(LABELS, FIRING, clock.now())])
+    await run_for(clock, 301, first, second)
+    assert phone.calls == 1  # the step was claimed by one of them, and failed
+
+    await run_for(clock, 60, first, second)
+    assert phone.calls == 2 and len(phone.sent) == 1
+    await run_for(clock, 600, first, second)
+    assert len(phone.sent) == 1
