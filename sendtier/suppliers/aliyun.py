@@ -174,7 +174,7 @@ class AliyunAdapter:
         A single send is known by its BizId (and its OutId); a number of a multi-number send
         by BizId and number, as its reports will name it.
         """
-        http_request = self._http.client.build_request("POST", "/", data=params)
+        http_request = self._http.build_request("POST", "/", data=params)
         answer = await self._http.exchange(http_request)
         if isinstance(answer, SubmitOutcome):
             return answer

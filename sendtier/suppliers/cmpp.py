@@ -133,7 +133,7 @@ class CmppAdapter:
         self, form: dict[str, str], mobiles: list[str]
     ) -> list[SubmitOutcome] | SubmitOutcome:
         """One outcome per number from `results`, or the whole call's failure."""
-        http_request = self._http.client.build_request("POST", "/cmpp/submit", data=form)
+        http_request = self._http.build_request("POST", "/cmpp/submit", data=form)
         answer = await self._http.exchange(http_request)
         if isinstance(answer, SubmitOutcome):
             return answer
@@ -154,9 +154,7 @@ class CmppAdapter:
 
     async def balance(self) -> Balance | None:
         """`GET /cmpp/balance`: units left, or None for an account without a prepaid balance."""
-        request = self._http.client.build_request(
-            "GET", "/cmpp/balance", params=self._auth_fields()
-        )
+        request = self._http.build_request("GET", "/cmpp/balance", params=self._auth_fields())
         body = await self._http.fetch_json(request)
         code, amount = _code_text(body.get("code")), body.get("balance")
         if code != "0":

@@ -94,7 +94,7 @@ class TencentAdapter:
         """A `POST /` of `action` with the TC3 headers, signed over the Host it will carry."""
         body = orjson.dumps(payload)
         timestamp = int(self._clock.now().timestamp())
-        request = self._http.client.build_request(
+        request = self._http.build_request(
             "POST",
             "/",
             content=body,

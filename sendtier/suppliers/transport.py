@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -90,8 +92,11 @@ class SupplierHttp:
         self._clock = clock
         self._timeout = httpx.Timeout(timeout_s)
         self._auth = auth
-        # Builds requests for the adapters; it never sends one.
+        # Its headers, base URL and timeout are what every request carries; it never sends one.
         self.client = httpx.AsyncClient(base_url=base_url, timeout=self._timeout, trust_env=False)
+        self._default_headers = list(self.client.headers.multi_items())
+        # Absolute URL per path: joining the base URL anew cost a third of a submit's CPU.
+        self._urls: dict[str, httpx.URL] = {}
         base = httpx.URL(base_url)
         # One TLS context for every connection: building one loads the CA bundle (milliseconds).
         tls = httpx.create_ssl_context(trust_env=False) if base.scheme == "https" else None
@@ -103,6 +108,34 @@ class SupplierHttp:
     ) -> SupplierHttp:
         """The client for a configured supplier: its base URL, timeout and concurrency."""
         return cls(settings.base_url, settings.timeout_s, settings.max_concurrency, clock, auth)
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        """The request `client.build_request` would make (same URL, headers and body), built
+        without re-joining the base URL each time."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self.client.build_request(method, path).url
+        merged = httpx.Headers(self._default_headers)
+        if headers:
+            merged.update(headers)
+        return httpx.Request(
+            method,
+            url,
+            params=params,
+            headers=merged,
+            content=content,
+            data=data,
+            extensions={"timeout": self._timeout.as_dict()},
+        )
 
     async def exchange(self, request: httpx.Request) -> Answer | SubmitOutcome:
         """Send `request`; the answer, or the outcome of a network failure (never raises for one).

@@ -110,7 +110,7 @@ class TwilioAdapter:
         return form
 
     async def submit(self, request: SubmitRequest) -> SubmitOutcome:
-        http_request = self._http.client.build_request(
+        http_request = self._http.build_request(
             "POST", f"{self._base_path}/Messages.json", data=self.message_form(request)
         )
         answer = await self._http.exchange(http_request)
@@ -140,7 +140,7 @@ class TwilioAdapter:
         )
 
     async def balance(self) -> Balance | None:
-        request = self._http.client.build_request("GET", f"{self._base_path}/Balance.json")
+        request = self._http.build_request("GET", f"{self._base_path}/Balance.json")
         body = await self._http.fetch_json(request)
         balance, currency = body.get("balance"), body.get("currency")
         try:

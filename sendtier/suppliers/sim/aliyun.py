@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Final
 
 import orjson
-from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.routing import Route
 
-from sendtier.suppliers.sim.aliyun_api import aliyun_router
+from sendtier.suppliers.sim.aliyun_api import aliyun_routes
 from sendtier.suppliers.sim.config import SimulatorConfig
 from sendtier.suppliers.sim.engine import SimulatorEngine
 from sendtier.suppliers.sim.plan import LimitRule, Throttle
@@ -200,8 +200,8 @@ class AliyunSim:
     def default_senders(self, config: SimulatorConfig) -> tuple[str, ...]:
         return ()
 
-    def router(self, engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
-        return aliyun_router(engine, config)
+    def routes(self, engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
+        return aliyun_routes(engine, config)
 
     def push_format(self, engine: SimulatorEngine, config: SimulatorConfig) -> SmsReportFormat:
         return SmsReportFormat()

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.api.segments import count_segments
 from sendtier.settings import AliyunAccount
@@ -303,14 +304,12 @@ class AliyunApi:
         }
 
 
-def aliyun_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
+def aliyun_routes(engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
     assert isinstance(config.account, AliyunAccount)
     api = AliyunApi(engine, config.account)
-    router = APIRouter()
 
-    @router.api_route("/", methods=["GET", "POST"])
     async def rpc(request: Request) -> Response:
         params = dict(await form_params(request))
         return await paced(engine, lambda: api.handle(request.method, params))
 
-    return router
+    return [Route("/", rpc, methods=["GET", "POST"])]

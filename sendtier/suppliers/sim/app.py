@@ -69,7 +69,8 @@ def create_simulator_app(config: SimulatorConfig, clock: Clock = system_clock) -
     app.state.engine = engine
     app.state.pusher = pusher
     install_error_handlers(app)
+    # The supplier API first: its routes are the hot ones, matched before the control routes.
+    app.router.routes.extend(dialect.routes(engine, config))
     app.include_router(control_router(engine, pusher, simulator_registry(engine)))
-    app.include_router(dialect.router(engine, config))
     app.add_middleware(OutageMiddleware, engine=engine, unavailable=dialect.unavailable)
     return app

@@ -14,12 +14,12 @@ from typing import Final
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.settings import CmppAccount
 from sendtier.suppliers.signing import cmpp_batch_push_signature, cmpp_push_signature
-from sendtier.suppliers.sim.cmpp_api import SIGNATURE_HEADER, cmpp_router, report_fields
+from sendtier.suppliers.sim.cmpp_api import SIGNATURE_HEADER, cmpp_routes, report_fields
 from sendtier.suppliers.sim.config import SimulatorConfig
 from sendtier.suppliers.sim.engine import SimulatorEngine
 from sendtier.suppliers.sim.profile import DialectProfile, ReceiptStep, SubmitCode, magic_defaults
@@ -123,8 +123,8 @@ class CmppSim:
     def default_senders(self, config: SimulatorConfig) -> tuple[str, ...]:
         return ()
 
-    def router(self, engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
-        return cmpp_router(engine, config)
+    def routes(self, engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
+        return cmpp_routes(engine, config)
 
     def push_format(self, engine: SimulatorEngine, config: SimulatorConfig) -> CmppPushFormat:
         assert isinstance(config.account, CmppAccount)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.api.segments import count_segments
 from sendtier.settings import CmppAccount
@@ -182,22 +183,22 @@ def _results(rows: list[tuple[str, str, int, int]]) -> dict[str, Any]:
     return {"code": 0, "msg": "ok", "results": results}
 
 
-def cmpp_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
+def cmpp_routes(engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
     assert isinstance(config.account, CmppAccount)
     api = CmppApi(engine, config.account)
-    router = APIRouter(prefix="/cmpp")
 
-    @router.post("/submit")
     async def submit(request: Request) -> Response:
         params = dict(await form_params(request))
         return await paced(engine, lambda: api.submit(params))
 
-    @router.get("/reports")
     async def reports(request: Request) -> Response:
         return api.pull(dict(await form_params(request)))
 
-    @router.get("/balance")
     async def balance(request: Request) -> Response:
         return api.balance(dict(await form_params(request)))
 
-    return router
+    return [
+        Route("/cmpp/submit", submit, methods=["POST"]),
+        Route("/cmpp/reports", reports, methods=["GET"]),
+        Route("/cmpp/balance", balance, methods=["GET"]),
+    ]

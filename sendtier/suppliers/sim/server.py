@@ -94,6 +94,8 @@ async def running_simulator(
             app,
             http=_refusing_protocol(app.state.engine),
             lifespan="on",
+            # Nothing proxies a simulator: skip uvicorn's per-request X-Forwarded-* middleware.
+            proxy_headers=False,
             log_config=None,
             access_log=False,
             # Requests hung by a timeout plan must not hold shutdown for their full hang. Typed

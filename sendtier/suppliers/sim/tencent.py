@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Final
 
 import orjson
-from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.suppliers.sim.config import SimulatorConfig
 from sendtier.suppliers.sim.engine import SimulatorEngine
@@ -26,7 +26,7 @@ from sendtier.suppliers.sim.profile import (
 from sendtier.suppliers.sim.pusher import OutgoingPush
 from sendtier.suppliers.sim.records import ReceiptEvent, Verdict
 from sendtier.suppliers.sim.sampling import Sampler
-from sendtier.suppliers.sim.tencent_api import report_fields, split_phone, tencent_router
+from sendtier.suppliers.sim.tencent_api import report_fields, split_phone, tencent_routes
 from sendtier.suppliers.sim.web import china_time, json_response
 
 _REQUEST: Final = (
@@ -165,8 +165,8 @@ class TencentSim:
     def default_senders(self, config: SimulatorConfig) -> tuple[str, ...]:
         return ()
 
-    def router(self, engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
-        return tencent_router(engine, config)
+    def routes(self, engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
+        return tencent_routes(engine, config)
 
     def push_format(self, engine: SimulatorEngine, config: SimulatorConfig) -> StatusPushFormat:
         return StatusPushFormat()

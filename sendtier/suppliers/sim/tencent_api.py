@@ -13,8 +13,9 @@ from typing import Any, Final
 
 import orjson
 import phonenumbers
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.api.segments import count_segments
 from sendtier.settings import TencentAccount
@@ -287,14 +288,12 @@ class TencentApi:
         return {"SmsPackagesStatisticsSet": [package]}
 
 
-def tencent_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
+def tencent_routes(engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
     assert isinstance(config.account, TencentAccount)
     api = TencentApi(engine, config.account)
-    router = APIRouter()
 
-    @router.post("/")
     async def call(request: Request) -> Response:
         body = await request.body()
         return await paced(engine, lambda: api.handle(request.headers, body))
 
-    return router
+    return [Route("/", call, methods=["POST"])]

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.settings import TwilioAccount
 from sendtier.suppliers.signing import twilio_signature
@@ -22,7 +22,7 @@ from sendtier.suppliers.sim.profile import DialectProfile, ReceiptStep, SubmitCo
 from sendtier.suppliers.sim.pusher import OutgoingPush
 from sendtier.suppliers.sim.records import ReceiptEvent, Submission, Verdict
 from sendtier.suppliers.sim.sampling import Sampler
-from sendtier.suppliers.sim.twilio_api import API_VERSION, error_body, twilio_router
+from sendtier.suppliers.sim.twilio_api import API_VERSION, error_body, twilio_routes
 
 _CODES: Final = (
     SubmitCode("20429", "Too Many Requests", "request", 429),
@@ -162,8 +162,8 @@ class TwilioSim:
         assert isinstance(account, TwilioAccount)
         return tuple(s for s in (account.from_number, account.messaging_service_sid) if s)
 
-    def router(self, engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
-        return twilio_router(engine, config)
+    def routes(self, engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
+        return twilio_routes(engine, config)
 
     def push_format(self, engine: SimulatorEngine, config: SimulatorConfig) -> StatusCallbackFormat:
         assert isinstance(config.account, TwilioAccount)

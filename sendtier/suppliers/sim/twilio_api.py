@@ -13,8 +13,9 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import phonenumbers
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from sendtier.api.segments import count_segments
 from sendtier.settings import TwilioAccount
@@ -180,10 +181,10 @@ class TwilioApi:
         return json_response(body)
 
 
-def twilio_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter:
+def twilio_routes(engine: SimulatorEngine, config: SimulatorConfig) -> list[Route]:
     assert isinstance(config.account, TwilioAccount)
     api = TwilioApi(engine, config.account)
-    router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}")
+    prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
 
     def authenticated(request: Request, account_sid: str) -> Response | None:
         try:
@@ -192,15 +193,16 @@ def twilio_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter
             return error.response()
         return None
 
-    @router.post("/Messages.json")
-    async def create(request: Request, account_sid: str) -> Response:
+    async def create(request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
         body = (await request.body()).decode("utf-8", errors="replace")
         form = dict(parse_qsl(body, keep_blank_values=True))
         refused = authenticated(request, account_sid)
         return refused or await paced(engine, lambda: api.create_message(form))
 
-    @router.get("/Messages/{message_sid}.json")
-    async def fetch(request: Request, account_sid: str, message_sid: str) -> Response:
+    async def fetch(request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
+        message_sid = request.path_params["message_sid"]
         refused = authenticated(request, account_sid)
         if refused is not None:
             return refused
@@ -210,8 +212,11 @@ def twilio_router(engine: SimulatorEngine, config: SimulatorConfig) -> APIRouter
             return error_body(20404, f"The requested resource {path} was not found", 404)
         return json_response(api.resource(submission))
 
-    @router.get("/Balance.json")
-    async def balance(request: Request, account_sid: str) -> Response:
-        return authenticated(request, account_sid) or api.balance()
+    async def balance(request: Request) -> Response:
+        return authenticated(request, request.path_params["account_sid"]) or api.balance()
 
-    return router
+    return [
+        Route(f"{prefix}/Messages.json", create, methods=["POST"]),
+        Route(f"{prefix}/Messages/{{message_sid}}.json", fetch, methods=["GET"]),
+        Route(f"{prefix}/Balance.json", balance, methods=["GET"]),
+    ]
