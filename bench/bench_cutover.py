@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +31,9 @@ from controlplane.actions.cutover_settings import HealthSettings
 # Seeded runs per rate: a run at a low rate varies most (a few receipts decide it) and costs
 # least; 1,000/s simulates 4,000 messages a second.
 DETECTION_RUNS = {10.0: 41, 100.0: 21, 1_000.0: 9}
+# Live runs of smsctl (30 s of warm-up each); the usual stack is deterministic to a scrape
+# interval (≈ 110 s a run) and runs once.
+LIVE_SMSCTL_RUNS = 3
 STEADY_HOURS = 1.0
 
 log = logging.getLogger(__name__)
@@ -69,12 +73,26 @@ def simulated_rows(settings: HealthSettings) -> list[Row]:
 
 
 def live_rows(workdir: Path) -> list[Row]:
-    smsctl_s, timeline = asyncio.run(measure_smsctl(workdir))
-    print("\n".join(timeline), flush=True)
+    smsctl_runs: list[float | None] = []
+    for run in range(LIVE_SMSCTL_RUNS):
+        seconds, timeline = asyncio.run(measure_smsctl(workdir / f"run{run}"))
+        if run == 0:
+            print("\n".join(timeline), flush=True)
+        log.info("bench.cutover live run=%d onset_to_routing_s=%s", run, seconds)
+        smsctl_runs.append(seconds)
     usual_s = asyncio.run(measure_usual(workdir))
     setup = f"live, make run, {PER_SUPPLIER_RATE:.0f} msg/s aliyun→cmcc"
+    reached = [seconds for seconds in smsctl_runs if seconds is not None]
+    missed = len(smsctl_runs) - len(reached)
+    smsctl_setup = setup + (f", {missed} runs NOT REACHED" if missed else "")
     rows = [
-        _maybe_row("fault (a) onset → routing change (smsctl)", setup, smsctl_s, "≥ 10× faster"),
+        median_row(
+            "fault (a) onset → routing change (smsctl)",
+            smsctl_setup,
+            [seconds * 1000 for seconds in reached] or [float("nan")],
+            "ms",
+            "≥ 10× faster",
+        ),
         _maybe_row(
             "fault (a) onset → webhook (Prometheus+Alertmanager)",
             setup + ", scrape 15 s, for 1m, group_wait 30s",
@@ -82,8 +100,9 @@ def live_rows(workdir: Path) -> list[Row]:
             "",
         ),
     ]
-    if smsctl_s and usual_s:
-        rows.append(median_row("speed-up over the usual stack", setup, [usual_s / smsctl_s], "×"))
+    if reached and usual_s:
+        speed_up = usual_s / statistics.median(reached)
+        rows.append(median_row("speed-up over the usual stack", setup, [speed_up], "×"))
     return rows
 
 
