@@ -8,6 +8,7 @@ from test_rule_engine_service import (
     DELIVERY_RULE,
     T0,
     alerts,
+    aliyun_firing_before_a_restart,
     evaluate,
     feed,
     receipts,
@@ -66,10 +67,7 @@ def test_a_restored_alert_of_a_rule_without_no_data_handling_resolves_when_its_l
     rules = tmp_path / "rules.yaml"
     rules.write_text(DELIVERY_RULE.replace("for: 10s", "for: 0s"))  # on_no_data: ok
     clock = ManualClock(T0)
-    with running(settings(sqlite_url, rules), clock) as (client, service):
-        feed(client, service, receipts(100, delivered_share=0.5))
-        evaluate(client, service)
-        [before] = alerts(client, state="firing")
+    before = aliyun_firing_before_a_restart(sqlite_url, rules, clock)
     clock.advance(5)
     with running(settings(sqlite_url, rules), clock) as (client, service):
         clock.advance(WINDOW_S)  # the warm-up is over; aliyun never sent again

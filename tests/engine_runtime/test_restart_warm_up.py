@@ -8,6 +8,7 @@ from test_rule_engine_service import (
     DELIVERY_RULE,
     T0,
     alerts,
+    aliyun_firing_before_a_restart,
     evaluate,
     feed,
     receipts,
@@ -38,10 +39,7 @@ def test_a_restored_firing_alert_stays_firing_until_its_window_has_refilled(
     rules = tmp_path / "rules.yaml"
     rules.write_text(DELIVERY_RULE.replace("for: 10s", "for: 0s"))
     clock = ManualClock(T0)
-    with running(settings(sqlite_url, rules), clock) as (client, service):
-        feed(client, service, receipts(100, delivered_share=0.5))
-        evaluate(client, service)
-        [before] = alerts(client, state="firing")
+    before = aliyun_firing_before_a_restart(sqlite_url, rules, clock)
     clock.advance(5)
     with running(settings(sqlite_url, rules), clock) as (client, service):
         evaluate(client, service)  # an empty window: no evidence the fault is over
