@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from controlplane.alerting.config import InhibitRule, Route, RouteOptions
-from controlplane.alerting.pipeline import AlertingStage, Channel, Receiver
+from controlplane.alerting.config import (
+    Escalation,
+    EscalationStep,
+    InhibitRule,
+    Route,
+    RouteOptions,
+)
+from controlplane.alerting.escalation import Acknowledgements, EscalationStore, EscalationTracker
+from controlplane.alerting.pipeline import AlertingStage, Channel, Escalator, Receiver
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
-from controlplane.storage import Database
+from controlplane.storage import AlertRepository, Database
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.budget import SlidingWindowBudget
 
@@ -128,3 +135,52 @@ def make_stage(
 
 def alert_names(notification: Notification) -> list[str]:
     return sorted(a.labels.get("instance", a.labels["alertname"]) for a in notification.alerts)
+
+
+# Escalating tests: the team hears at once (after group_wait 5 s); the phone is paged after 5 m.
+PAGING_ROUTE = Route(
+    RouteOptions(
+        "team",
+        group_by=frozenset({"alertname"}),
+        group_wait_s=5,
+        group_interval_s=60,
+        repeat_interval_s=3600,
+        escalation="page",
+    )
+)
+PAGE_AFTER_5M = {"page": Escalation("page", (EscalationStep(300, ("phone",)),))}
+
+
+def paging_stage(
+    database: Database,
+    clock: ManualClock,
+    phone: RecordingChannel,
+    *,
+    robot: RecordingChannel | None = None,
+    chains: Mapping[str, Escalation] = PAGE_AFTER_5M,
+    phone_send_resolved: bool = True,
+    replica: str = "local",
+) -> AlertingStage:
+    """A stage on PAGING_ROUTE: receiver `team` (the robot) and `phone`, paged by `chains`."""
+    store = EscalationStore(database)
+    acks = Acknowledgements(store, AlertRepository(database), clock)
+    return AlertingStage(
+        database=database,
+        route=PAGING_ROUTE,
+        receivers={
+            "team": Receiver("team", (Channel(robot or RecordingChannel("dingtalk")),)),
+            "phone": Receiver("phone", (Channel(phone, send_resolved=phone_send_resolved),)),
+        },
+        clock=clock,
+        escalator=Escalator(EscalationTracker(store, dict(chains), clock), acks),
+        sleep=NoSleep(),
+        replica=replica,
+    )
+
+
+async def run_for(clock: ManualClock, seconds: int, *stages: AlertingStage) -> None:
+    """Move time on second by second, ticking each stage as its scheduler would."""
+    for _ in range(seconds):
+        clock.advance(1)
+        for stage in stages:
+            await stage.tick()

@@ -4,37 +4,24 @@ step to the same receiver, dropped once the group resolves, and sent once by two
 from __future__ import annotations
 
 import pytest
-from pipeline_helpers import NoSleep, RecordingChannel, notice
+from pipeline_helpers import RecordingChannel, notice, paging_stage, run_for
 from pydantic import ValidationError
 
-from controlplane.alerting.config import Escalation, EscalationStep, Route, RouteOptions
-from controlplane.alerting.escalation import Acknowledgements, EscalationStore, EscalationTracker
-from controlplane.alerting.pipeline import AlertingStage, Channel, Escalator, Receiver
+from controlplane.alerting.config import Escalation, EscalationStep
 from controlplane.alerting.pipeline.page_retry import PageRetry
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.settings import Settings
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import Database
 from notifiers.base import Outcome
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
 LABELS = {"alertname": "SupplierDown", "instance": "a"}
-ROUTE = Route(
-    RouteOptions(
-        "team",
-        group_by=frozenset({"alertname"}),
-        group_wait_s=5,
-        group_interval_s=60,
-        repeat_interval_s=3600,
-        escalation="page",
-    )
-)
 # The phone is paged after 5 minutes, and again 30 seconds later (before any retry is due).
 CHAINS = {
     "page": Escalation("page", (EscalationStep(300, ("phone",)), EscalationStep(330, ("phone",))))
 }
-ONE_STEP = {"page": Escalation("page", (EscalationStep(300, ("phone",)),))}
 
 
 @pytest.fixture
@@ -42,36 +29,6 @@ def database(database_url: str) -> Database:
     db = Database(database_url)
     db.upgrade()
     return db
-
-
-def paging_stage(
-    database: Database,
-    clock: ManualClock,
-    phone: RecordingChannel,
-    chains: dict[str, Escalation] = ONE_STEP,
-    replica: str = "local",
-) -> AlertingStage:
-    store = EscalationStore(database)
-    acks = Acknowledgements(store, AlertRepository(database), clock)
-    return AlertingStage(
-        database=database,
-        route=ROUTE,
-        receivers={
-            "team": Receiver("team", (Channel(RecordingChannel("dingtalk")),)),
-            "phone": Receiver("phone", (Channel(phone),)),
-        },
-        clock=clock,
-        escalator=Escalator(EscalationTracker(store, chains, clock), acks),
-        sleep=NoSleep(),
-        replica=replica,
-    )
-
-
-async def run_for(clock: ManualClock, seconds: int, *stages: AlertingStage) -> None:
-    for _ in range(seconds):
-        clock.advance(1)
-        for stage in stages:
-            await stage.tick()
 
 
 def test_the_wait_before_paging_again_doubles_up_to_its_cap() -> None:
@@ -90,7 +47,7 @@ async def test_a_later_step_paging_the_same_receiver_supersedes_the_pending_retr
 ) -> None:
     clock = ManualClock()
     phone = RecordingChannel("voice", (Outcome.FAILED,))
-    stage = paging_stage(database, clock, phone, CHAINS)
+    stage = paging_stage(database, clock, phone, chains=CHAINS)
     await stage.deliver([notice(LABELS, FIRING, clock.now())])
     await run_for(clock, 301, stage)
     assert phone.calls == 1 and phone.sent == []  # the 5 m page failed
