@@ -77,14 +77,18 @@ groups:
         labels: {severity: critical}
         annotations:
           summary: "{{ labels.supplier }} rejects {{ value | percent }} of submits"
-      # A silent supplier is cut over about 4 s after its receipts stop (the health model's
-      # overdue span): a 2 s window sees the silence before that.
+      # A silent supplier is cut over 6-9 s after its receipts stop (one overdue span, then
+      # half the next): a 2 s window sees the silence before that, once the receipts still
+      # in flight at the onset are in. As carriers are cut over the supplier's traffic falls
+      # below the volume and the condition ends; keep_firing_for holds the alert until the
+      # alerting stage has told people (on a loaded machine it may hold for only one round).
       - alert: ReceiptsMissing
         source: submits
         by: [supplier]
         window: 2s
         when: accepted >= 6 && receipts.total == 0
         for: 0s
+        keep_firing_for: 10s
         labels: {severity: critical}
         annotations:
           summary: "{{ labels.supplier }} accepted {{ value }} messages in 2s but sent no receipts"
@@ -199,11 +203,11 @@ def fast_cutover(platform: DemoPlatform) -> dict[str, Any]:
     routes = [route.model_dump() for route in platform.settings.dispatch.default_routes]
     return {
         "routes": routes,
-        # Receipts count as missing 4 s after the submit, judged over one such span.
+        # Receipts count as missing 6 s after the submit, judged over one such span.
         "health": {
-            "receipt_overdue_min_s": 4.0,
+            "receipt_overdue_min_s": 6.0,
             "recent_window_s": 10,
-            # twilio carries 2 messages/s per carrier here: 8 in one overdue span.
+            # twilio carries 2 messages/s per carrier here: 12 in one overdue span.
             "receipts_missing_min_submits": 6,
         },
         "safety": {"min_dwell_s": 1.0},
