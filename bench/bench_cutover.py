@@ -5,10 +5,22 @@
   beside the theoretical minimum: Wald's average sample number for 97 % against 60 % delivery
   at α = β = 0.01 (≈ 6 receipts after onset) at that rate, plus the median receipt delay.
 - False cut-overs: findings on four healthy suppliers over a simulated steady hour per rate.
+- The trade-off at 10 and 100 messages/s: the same model with a 10-minute false-alarm horizon
+  instead of the shipped six hours is faster, and pays for it in false cut-overs. (The goal of
+  2× the SPRT with no false cut-over in an hour cannot be met at those rates; see below.)
 - Live (bench/cutover_live.py): `smsctl run --all` with fault (a) put on through the simulator,
   onset to the routing table's new version; and the same fault watched by a real Prometheus
   (15 s scrape, `for: 1m`, 15 s evaluation) and Alertmanager (`group_wait: 30s`), onset to the
   webhook. Goal: smsctl ≥ 10× faster.
+
+Why the 2× goal cannot be met at 10 and 100 msg/s: the model runs Page's CUSUM over Wald's
+log-likelihood ratio, the fastest detector for a given mean time between false alarms
+(Moustakides, 1986). Each faulty receipt adds KL(60 % ‖ 97 %) ≈ 0.75 nats on average; a mean of
+γ receipts between false alarms needs a threshold near ln γ, so ≈ ln γ / 0.75 receipts after the
+onset. One false alarm an hour per supplier at 10 msg/s (γ = 36,000) already needs ≈ 14
+receipts, 1.4 s, plus the receipt delay: more than the goal's 2 × 6 receipts + 0.3 s = 1.5 s. At
+100 msg/s the ≈ 17 receipts come within the receipt delay, whose lognormal spread then decides
+(≈ 0.47 s against 0.42 s).
 
 Run from the repository root: `.venv/bin/python -m bench.bench_cutover [--no-live]`.
 """
@@ -35,6 +47,10 @@ DETECTION_RUNS = {10.0: 41, 100.0: 21, 1_000.0: 9}
 # interval (≈ 110 s a run) and runs once.
 LIVE_SMSCTL_RUNS = 3
 STEADY_HOURS = 1.0
+# Detection and false alarms trade against each other (the threshold is ln(rate × horizon)):
+# at these rates the table also shows the model with a 10-minute horizon.
+TRADE_OFF_RATES = (10.0, 100.0)
+TRADE_OFF_HORIZON_S = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -43,33 +59,49 @@ def simulated_rows(settings: HealthSettings) -> list[Row]:
     rows = []
     for rate, run_count in DETECTION_RUNS.items():
         started = time.process_time()
-        runs = [detection_s(rate, seed, settings) for seed in range(run_count)]
-        missed = sum(1 for run in runs if run is None)
-        seen_ms = [run * 1000 for run in runs if run is not None]
-        minimum_ms = theoretical_minimum_s(rate) * 1000
         setup = f"{rate:,.0f} msg/s per supplier, simulated time"
+        rows.append(_detection_row(rate, run_count, settings, setup))
         rows.append(
             median_row(
-                "fault (a) onset → cut-over decision",
-                setup + (f", {missed} runs undetected" if missed else ""),
-                seen_ms or [float("nan")],
-                "ms",
-                f"≤ {theoretical_minimum_s(rate, factor=2) * 1000:,.0f} (2× SPRT + delay)",
+                "theoretical minimum (SPRT)", setup, [theoretical_minimum_s(rate) * 1000], "ms"
             )
         )
-        rows.append(median_row("theoretical minimum (SPRT)", setup, [minimum_ms], "ms"))
-        steady = false_findings(rate, 1, settings, STEADY_HOURS)
-        rows.append(
-            median_row(
-                "false cut-overs in a steady hour",
-                f"{rate:,.0f} msg/s per supplier, 4 suppliers",
-                [float(steady)],
-                "count",
-                "0",
+        rows.append(_false_row(rate, settings, "0"))
+        if rate in TRADE_OFF_RATES:
+            # The same model with a threshold low enough to meet the 2× goal (or come near it):
+            # what that costs in false cut-overs, at the same rate, in the same steady hour.
+            faster = settings.model_copy(update={"false_alarm_horizon_s": TRADE_OFF_HORIZON_S})
+            variant = f"{setup}, horizon {TRADE_OFF_HORIZON_S / 60:.0f} min"
+            rows.append(_detection_row(rate, run_count, faster, variant))
+            rows.append(
+                _false_row(rate, faster, "", f", horizon {TRADE_OFF_HORIZON_S / 60:.0f} min")
             )
-        )
         log.info("bench.cutover rate=%s cpu_s=%.1f", rate, time.process_time() - started)
     return rows
+
+
+def _detection_row(rate: float, run_count: int, settings: HealthSettings, setup: str) -> Row:
+    runs = [detection_s(rate, seed, settings) for seed in range(run_count)]
+    missed = sum(1 for run in runs if run is None)
+    seen_ms = [run * 1000 for run in runs if run is not None]
+    return median_row(
+        "fault (a) onset → cut-over decision",
+        setup + (f", {missed} runs undetected" if missed else ""),
+        seen_ms or [float("nan")],
+        "ms",
+        f"≤ {theoretical_minimum_s(rate, factor=2) * 1000:,.0f} (2× SPRT + delay)",
+    )
+
+
+def _false_row(rate: float, settings: HealthSettings, target: str, variant: str = "") -> Row:
+    steady = false_findings(rate, 1, settings, STEADY_HOURS)
+    return median_row(
+        "false cut-overs in a steady hour",
+        f"{rate:,.0f} msg/s per supplier, 4 suppliers{variant}",
+        [float(steady)],
+        "count",
+        target,
+    )
 
 
 def live_rows(workdir: Path) -> list[Row]:
