@@ -265,6 +265,31 @@ async def test_critical_alert_that_would_wait_goes_out_on_the_next_channel(
     assert "crit" not in [name for n in robot.sent for name in alert_names(n)]
 
 
+async def test_critical_alert_with_no_next_channel_goes_out_in_the_next_digest(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    robot = RateLimitedRobot(clock)
+    stage = make_stage(
+        database,
+        clock,
+        (robot,),
+        route(group_by=("instance",), wait=0),
+        budget=SlidingWindowBudget(4, 60.0),
+    )
+    for index in range(3):
+        await stage.deliver(
+            [notice({"alertname": "W", "instance": f"w{index}"}, FIRING, clock.now())]
+        )
+        await stage.tick()  # the budget goes short: the last one leaves as a digest
+    labels = {"alertname": "SupplierDown", "instance": "crit", "severity": "critical"}
+    await stage.deliver([notice(labels, FIRING, clock.now())])
+    # The next digest is due a pace (30 s) after the last, long before group_interval (5 min).
+    await run_for(clock, stage, 35)
+    assert robot.refused == 0
+    assert "crit" in [name for n in robot.sent for name in alert_names(n)]
+
+
 async def test_restart_does_not_resend_on_mariadb(mariadb_url: str) -> None:
     database = Database(mariadb_url)
     database.upgrade()

@@ -79,11 +79,14 @@ def plan_sends(
             continue
         first = receiver.channels[0]
         items = list(queue.values())
+        # A critical alert that would wait leaves on the next channel; with no next channel it
+        # waits for the first channel's next digest like the rest (diverting would fail it).
+        can_divert = len(receiver.channels) > 1
         plan = planner.plan(
             f"{receiver_name}/{channel_name(first)}",
             first.budget,
             items,
-            [item.critical for item in items],
+            [item.critical and can_divert for item in items],
             monotonic_now,
         )
         queue.clear()
