@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from controlplane.alerting.config import (
@@ -118,6 +118,7 @@ def make_stage(
     inhibit: tuple[InhibitRule, ...] = (),
     budget: SlidingWindowBudget | None = None,
     sleep: NoSleep | None = None,
+    ack_url: Callable[[str], str] | None = None,
 ) -> AlertingStage:
     chosen = target or route()
     bound = tuple(
@@ -130,6 +131,7 @@ def make_stage(
         clock=clock,
         inhibit_rules=inhibit,
         sleep=sleep or NoSleep(),
+        ack_url=ack_url,
     )
 
 

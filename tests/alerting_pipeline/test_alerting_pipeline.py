@@ -290,6 +290,38 @@ async def test_critical_alert_with_no_next_channel_goes_out_in_the_next_digest(
     assert "crit" in [name for n in robot.sent for name in alert_names(n)]
 
 
+async def test_a_digest_carries_no_ack_link_and_each_group_message_its_own(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    robot = RateLimitedRobot(clock)
+    stage = make_stage(
+        database,
+        clock,
+        (robot,),
+        route(group_by=("instance",), wait=0),
+        budget=SlidingWindowBudget(4, 60.0),
+        ack_url=lambda group_key: f"https://smsctl.example/ack/{group_key}",
+    )
+    for index in range(2):  # within budget: one message each
+        await stage.deliver(
+            [notice({"alertname": "W", "instance": f"w{index}"}, FIRING, clock.now())]
+        )
+        await stage.tick()
+    await stage.deliver(  # three groups at once with the budget short: one digest
+        [
+            notice({"alertname": "W", "instance": f"d{index}"}, FIRING, clock.now())
+            for index in range(3)
+        ]
+    )
+    await stage.tick()
+    alone = [n for n in robot.sent if len(n.alerts) == 1]
+    digests = [n for n in robot.sent if len(n.alerts) > 1]
+    assert [alert_names(n) for n in digests] == [["d0", "d1", "d2"]]
+    assert alone and all(n.ack_url == f"https://smsctl.example/ack/{n.group_key}" for n in alone)
+    assert digests and all(n.ack_url is None for n in digests)
+
+
 async def test_restart_does_not_resend_on_mariadb(mariadb_url: str) -> None:
     database = Database(mariadb_url)
     database.upgrade()

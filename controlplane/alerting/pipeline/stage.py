@@ -61,6 +61,8 @@ from notifiers.base import Notification
 
 log = logging.getLogger(__name__)
 
+# The group key of a message that speaks for several groups at once (a budget digest).
+DIGEST_PREFIX = "digest:"
 # Messages being sent at once: enough to hide each endpoint's answer time behind the others'
 # sends (the channels' lean pool costs the same per request however many wait for it).
 MAX_SENDS_IN_FLIGHT = 16
@@ -300,8 +302,12 @@ class AlertingStage:
     async def _deliver(
         self, receiver: Receiver, notification: Notification, start: int
     ) -> Delivery:
-        """Through the receiver's channels from `start`, with an ack link while it fires."""
-        if self._ack_url is not None and notification.status == "firing":
+        """Through the receiver's channels from `start`, with an ack link while it fires.
+
+        A digest gets none: it speaks for several groups, and an ack names one (each group's
+        own message, and the console, carry theirs)."""
+        is_digest = notification.group_key.startswith(DIGEST_PREFIX)
+        if self._ack_url is not None and notification.status == "firing" and not is_digest:
             notification = replace(notification, ack_url=self._ack_url(notification.group_key))
         # A redial calls again only the callees who did not answer.
         redial = (
@@ -347,7 +353,7 @@ class AlertingStage:
         if is_digest:
             keys = [item.group.key for item, _ in claimed]
             notification = build(
-                receiver.name, f"digest:{digest(*keys)[:16]}", {}, alerts, self._console_url
+                receiver.name, f"{DIGEST_PREFIX}{digest(*keys)[:16]}", {}, alerts, self._console_url
             )
         else:
             group = claimed[0][0].group
