@@ -57,6 +57,34 @@ def test_a_restored_firing_alert_stays_firing_until_its_window_has_refilled(
         assert resolved["started_at"] == before["started_at"]
 
 
+def test_a_keep_firing_for_in_progress_at_a_restart_goes_on_and_resolves_on_time(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(DELIVERY_RULE.replace("for: 10s", "for: 0s\n        keep_firing_for: 30s"))
+    clock = ManualClock(T0)
+    with running(settings(sqlite_url, rules), clock) as (client, service):
+        feed(client, service, receipts(100, delivered_share=0.5))
+        evaluate(client, service)
+        [before] = alerts(client, state="firing")
+        clock.advance(5)
+        feed(client, service, receipts(900, delivered_share=1.0))  # 95 % over the window
+        evaluate(client, service)
+        [kept] = alerts(client, state="firing")
+        assert kept["keep_firing_since"] == "2026-11-25T08:00:05+00:00"
+    clock.advance(5)
+    with running(settings(sqlite_url, rules), clock) as (client, service):
+        evaluate(client, service)
+        [still] = alerts(client, state="firing")  # 10 s of the 30 s kept so far
+        assert still["started_at"] == before["started_at"]
+
+        clock.advance(26)  # 31 s after the condition ended; the window is still refilling
+        evaluate(client, service)
+        [resolved] = alerts(client)
+        assert resolved["state"] == "resolved"
+        assert resolved["resolved_at"] == "2026-11-25T08:00:36+00:00"
+
+
 def test_a_restored_pending_alert_keeps_its_pending_since_and_fires_on_time(
     tmp_path: Path, sqlite_url: str
 ) -> None:

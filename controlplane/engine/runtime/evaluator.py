@@ -154,7 +154,13 @@ class RuleEvaluator:
             )
         else:
             live = (AlertState.PENDING, AlertState.FIRING)
-            restored = frozenset(a.fingerprint for a in alerts if from_storage and a.state in live)
+            # An alert in its keep_firing_for was already judged over before the restart: it
+            # is not held, so its countdown goes on from the stored keep_firing_since.
+            restored = frozenset(
+                a.fingerprint
+                for a in alerts
+                if from_storage and a.state in live and a.keep_firing_since is None
+            )
             state = _AlertRuleState(
                 key,
                 group,

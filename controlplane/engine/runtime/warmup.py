@@ -8,7 +8,10 @@ length of live data has arrived since the engine started (its warm-up):
 
 - a restored pending or firing alert is held when its condition does not hold (or its label set
   is missing): a firing alert stays firing with its `started_at`, a pending one keeps its
-  `active_since`, a `keep_firing_for` in progress is not moved;
+  `active_since`;
+- a restored alert in its `keep_firing_for` is not held: its condition was already false before
+  the start, so the countdown goes on from the stored `keep_firing_since` and it resolves on
+  time (unless the data since the start makes its condition hold again);
 - a silent (no-data) label set changes nothing: `on_no_data: alerting` does not fire on a window
   that is empty only because the engine just started, and nothing resolves on it;
 - a condition that does hold on the data seen since the start still fires: that data is real.
