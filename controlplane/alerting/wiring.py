@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from controlplane.actions.routing_store import RoutingStore
 from controlplane.alerting.channels import build_receivers, channel_services, oncall_recipients
 from controlplane.alerting.config import AlertingConfig, load_alerting_config
 from controlplane.alerting.escalation import (
@@ -55,11 +56,18 @@ class Alerting:
     supplier_health: SupplierHealth
     supplier_feed: SupplierHealthFeed | None = None
     sms_direct: DirectSms | None = None
+    # Where the routing table in force is stored: read at start, since the feed's durable
+    # consumer resumes after its last ack and would not hand it over again after a restart.
+    routing_versions: RoutingStore | None = None
     _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
     _flushes: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def start(self, *, tick: bool = True) -> None:
         """Restore firing alerts from storage, then tick every second (unless a test drives it)."""
+        if self.routing_versions is not None:
+            stored = await asyncio.to_thread(self.routing_versions.latest)
+            if stored is not None and self.supplier_health.apply(stored.table):
+                log.info("alerting.routing_restored version=%d", stored.table.version)
         if self.supplier_feed is not None:
             await self.supplier_feed.start()
         restored = await asyncio.to_thread(self.stage.restore)
@@ -171,4 +179,5 @@ def build_alerting(
         health,
         feed,
         direct,
+        RoutingStore(database),
     )

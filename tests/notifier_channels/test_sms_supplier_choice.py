@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 from notifier_samples import notification
@@ -20,12 +22,16 @@ from sms_world import (
     table,
 )
 
+from controlplane.actions.routing_store import RoutingStore
 from controlplane.alerting.sms_direct_setup import direct_sms
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
+from controlplane.alerting.wiring import build_alerting
 from controlplane.bus import SUBMIT, MemoryBus
 from controlplane.clock import system_clock
 from controlplane.contracts import OutboundMessage
+from controlplane.settings import AlertingSettings
+from controlplane.storage import Database
 from controlplane.yamlsource import ConfigError
 from notifiers.base import Outcome
 from notifiers.sms import SmsConfig, SmsNotifier
@@ -155,3 +161,28 @@ def test_a_send_tier_file_unfit_for_alert_sms_is_refused_at_start_up(
     [tenant, template] = [str(problem) for problem in caught.value.problems]
     assert tenant.startswith("sendtier.yaml: tenants: no tenant holds alerting.sms_token")
     assert template == f"sendtier.yaml: templates: {template_problem}"
+
+
+async def test_after_a_restart_the_alert_path_reads_the_routing_table_in_force_from_storage(
+    sqlite_url: str, bus: MemoryBus, tmp_path: Path
+) -> None:
+    # The control plane stored (and published, before this start) a table ejecting aliyun-main;
+    # the alert path's durable feed will not be handed that version again.
+    database = Database(sqlite_url)
+    database.upgrade()
+    assert RoutingStore(database).add(table(3, {EJECTED: "ejected", HEALTHY: "active"}), {})
+    config = tmp_path / "alerting.yaml"
+    config.write_text(
+        "route: {receiver: ops}\n"
+        "receivers: [{name: ops, webhook_configs: [{url: 'http://127.0.0.1:9/hook'}]}]\n"
+    )
+    settings = AlertingSettings(config=str(config))
+    alerting = build_alerting(settings, database, system_clock, bus=bus)
+    assert alerting is not None
+    await alerting.start(tick=False)
+    try:
+        assert alerting.supplier_health.version == 3
+        assert alerting.supplier_health.excluded("cmcc") == {EJECTED}
+        assert alerting.supplier_health.ranked("cmcc") == [HEALTHY]
+    finally:
+        await alerting.stop()
