@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -19,6 +20,7 @@ from controlplane.clock import Clock, system_clock
 from controlplane.web.responses import JsonResponse
 from notifiers.budget import SlidingWindowBudget
 from notifiers.fakes.inbox import Inbox, Received
+from notifiers.retry import Sleep
 from sendtier.suppliers.signing import aliyun_parse_timestamp, aliyun_rpc_signature_valid
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ COMMON: Final = (
 # Per callee, counting every attempt: 1/min, 5/hour, 20/24 h (WIRE.md §4).
 CALLEE_LIMITS: Final = ((1, 60.0), (5, 3600.0), (20, 86400.0))
 RECEIPT_ZONE: Final = timezone(timedelta(hours=8))
+RECEIVER_TIMEOUT_S: Final = 0.7  # the receiver must answer within 700 ms (WIRE.md §4)
+# Waits before each re-push of a receipt the receiver did not take; after the last, it is dropped
+# (WIRE.md §4, §7.10). Each delay counts from the failed push before it, as in the SMS simulator.
+RECEIPT_RETRY_S: Final = (60.0, 300.0, 600.0)
 
 
 @dataclass
@@ -53,13 +59,47 @@ class FakeCall:
     keys: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PushAttempt:
+    """One POST of one receipt record to the callback URL, and whether the receiver took it."""
+
+    call_id: str
+    status_code: str  # with `call_id`, what a receiver dedupes on (WIRE.md §4)
+    attempt: int  # 1 for the first push, then one more per re-push
+    at: datetime
+    http_status: int | None  # None when no answer came (timeout, connection refused)
+    taken: bool
+    why: str  # why not taken, e.g. "status 500", "code 1", "ReadTimeout"; "" when taken
+
+
+def _refusal(http_status: int, body: bytes) -> str | None:
+    """Why the receiver's answer does not take the push, or None when it does: HTTP 200 and a
+    numeric `code` of 0; `msg` and any other field are not read (WIRE.md §4)."""
+    if http_status != 200:
+        return f"status {http_status}"
+    try:
+        reply = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "body is not JSON"
+    code = reply.get("code") if isinstance(reply, dict) else None
+    # JSON `true` decodes to a Python bool, which is an int: it is still no numeric code.
+    if not isinstance(code, int | float) or isinstance(code, bool):
+        return "no numeric code"
+    return None if code == 0 else f"code {code}"
+
+
 def _error(status: int, code: str, message: str) -> JsonResponse:
     body = {"RequestId": secrets.token_hex(16).upper(), "Code": code, "Message": message}
     return JsonResponse(body, status_code=status)
 
 
 class VoiceFake:
-    """Accounts by AccessKeyId → secret; approved TTS templates; placed calls in `calls`."""
+    """Accounts by AccessKeyId → secret; approved TTS templates; placed calls in `calls`.
+
+    Receipts go to `callback_url`; one the receiver does not take is re-pushed after each delay
+    of RECEIPT_RETRY_S, waited with `sleep` (tests inject one that moves their ManualClock), and
+    every POST is kept in `push_attempts`.
+    """
 
     def __init__(
         self,
@@ -68,16 +108,20 @@ class VoiceFake:
         *,
         callback_url: str | None = None,
         clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._accounts = dict(accounts)
         self._tts_codes = tts_codes
         self.callback_url = callback_url
         self._clock = clock
+        self._sleep = sleep
         self._nonces: dict[str, float] = {}
         self._callee_windows: dict[str, list[SlidingWindowBudget]] = {}
         self.calls: dict[str, FakeCall] = {}
         self.fail_next: list[str] = []  # business codes to answer next, e.g. "isp.SYSTEM_ERROR"
-        self.receipts_pushed: list[dict[str, Any]] = []
+        self.receipts_pushed: list[dict[str, Any]] = []  # each record once, as first pushed
+        self.push_attempts: list[PushAttempt] = []
+        self._retrying: set[asyncio.Task[None]] = set()
         self.inbox = Inbox()
         self.app = FastAPI(title="fake Dyvms voice API")
         self.inbox.install(self.app)
@@ -225,19 +269,69 @@ class VoiceFake:
         )
 
     async def _push(self, record: dict[str, Any]) -> None:
-        """POST one record as a JSON array to the callback URL (one push per record)."""
+        """POST one record as a JSON array to the callback URL (one push per record).
+
+        The first push is awaited, so a receiver that takes it has it when the call event
+        returns; re-pushes run in the background, as the service's do minutes later.
+        """
         self.receipts_pushed.append(record)
-        if self.callback_url is None:
+        url = self.callback_url
+        if url is None or await self._attempt(url, record, 1):
             return
-        async with httpx.AsyncClient(timeout=0.7) as client:  # receivers get 700 ms
+        retry = asyncio.create_task(self._retry(url, record), name="voice-fake-receipt-retry")
+        self._retrying.add(retry)
+        retry.add_done_callback(self._retrying.discard)
+
+    async def _retry(self, url: str, record: dict[str, Any]) -> None:
+        for attempt, delay_s in enumerate(RECEIPT_RETRY_S, start=2):
+            await self._sleep(delay_s)
+            if await self._attempt(url, record, attempt):
+                return
+        log.warning(
+            "voice fake receipt dropped call_id=%s status_code=%s attempts=%d",
+            record["call_id"],
+            record["status_code"],
+            len(RECEIPT_RETRY_S) + 1,
+        )
+
+    async def _attempt(self, url: str, record: dict[str, Any], attempt: int) -> bool:
+        """One POST of `record`, kept in `push_attempts`; whether the receiver took it."""
+        at = self._clock.now()
+        http_status: int | None = None
+        async with httpx.AsyncClient(timeout=RECEIVER_TIMEOUT_S) as client:
             try:
                 answer = await client.post(
-                    self.callback_url,
+                    url,
                     content=orjson.dumps([record]),
                     headers={"Content-Type": "application/json"},
                 )
-                accepted = answer.status_code == 200
-            except httpx.HTTPError:
-                accepted = False
-        if not accepted:
-            log.warning("voice fake receipt not accepted call_id=%s", record["call_id"])
+                http_status = answer.status_code
+                why = _refusal(answer.status_code, answer.content)
+            except httpx.HTTPError as exc:
+                why = type(exc).__name__
+        call_id, status_code = record["call_id"], record["status_code"]
+        self.push_attempts.append(
+            PushAttempt(call_id, status_code, attempt, at, http_status, why is None, why or "")
+        )
+        if why is not None:
+            log.info(
+                "voice fake receipt not taken call_id=%s status_code=%s attempt=%d why=%s",
+                call_id,
+                status_code,
+                attempt,
+                why,
+            )
+        return why is None
+
+    async def settle(self) -> None:
+        """Wait until every receipt being re-pushed is taken or dropped (with the real
+        `asyncio.sleep` that is up to 16 minutes: tests inject a sleep that moves their clock)."""
+        while self._retrying:
+            await asyncio.gather(*self._retrying)
+
+    async def aclose(self) -> None:
+        """Stop re-pushing: the receipts still waiting for a retry are dropped."""
+        retrying = list(self._retrying)  # each leaves the set as it ends
+        for retry in retrying:
+            retry.cancel()
+        await asyncio.gather(*retrying, return_exceptions=True)
