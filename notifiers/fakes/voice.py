@@ -74,7 +74,8 @@ class PushAttempt:
 
 def _refusal(http_status: int, body: bytes) -> str | None:
     """Why the receiver's answer does not take the push, or None when it does: HTTP 200 and a
-    numeric `code` of 0; `msg` and any other field are not read (WIRE.md §4)."""
+    numeric `code`. Only that it is a number is checked (WIRE.md §4: `{"code":0,...}` is the
+    documented answer, but the service does not read its value), and `msg` is not read."""
     if http_status != 200:
         return f"status {http_status}"
     try:
@@ -85,7 +86,7 @@ def _refusal(http_status: int, body: bytes) -> str | None:
     # JSON `true` decodes to a Python bool, which is an int: it is still no numeric code.
     if not isinstance(code, int | float) or isinstance(code, bool):
         return "no numeric code"
-    return None if code == 0 else f"code {code}"
+    return None
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
