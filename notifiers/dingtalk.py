@@ -30,6 +30,13 @@ BUSY: Final = -1
 # The robot is blocked for up to 10 minutes; ask for 60 s and let the retry loop back off.
 RATE_LIMIT_RETRY_AFTER_S: Final = 60.0
 BUSY_RETRY_AFTER_S: Final = 1.0
+# 310000 answers a bad sign, a missing keyword, a refused IP and a stale timestamp alike; only
+# the errmsg tells them apart, and only the stale timestamp is cured by signing again (WIRE.md §1).
+SECURITY_REFUSED: Final = 310000
+# The old and the newer errmsg of a stale timestamp ("description:机器人发送签名过期;solution:…",
+# seen live in 2024). Not a bare "时间戳": the newer sign-mismatch text names it in its solution,
+# and a wrong secret must not be resent.
+STALE_TIMESTAMP_MARKERS: Final = ("invalid timestamp", "机器人发送签名过期")
 
 
 def dingtalk_signature(secret: str, timestamp_ms: str) -> str:
@@ -104,12 +111,23 @@ class DingTalkNotifier:
         return {"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at}
 
     async def send(self, notification: Notification) -> NotifyResult:
+        content = orjson.dumps(self.body(notification))
+        result = await self._post(content)
+        if is_stale_timestamp(result):
+            # Clock skew: one immediate resend, signed anew with the clock read again (WIRE.md
+            # §1). A second refusal is final: the clock is off by more than a resend can fix.
+            log.warning("dingtalk timestamp refused; re-signing once errmsg=%r", result.detail)
+            result = await self._post(content)
+        return result
+
+    async def _post(self, content: bytes) -> NotifyResult:
+        """One signed POST of the message, its answer decided on `errcode`."""
         answer = await request(
             self._client,
             CHANNEL,
             "POST",
             self.url(),
-            content=orjson.dumps(self.body(notification)),
+            content=content,
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
         if isinstance(answer, NotifyResult):
@@ -137,6 +155,13 @@ def classify(errcode: int, errmsg: str) -> NotifyResult:
         return NotifyResult(Outcome.RETRY, CHANNEL, errmsg, code, RATE_LIMIT_RETRY_AFTER_S)
     log.warning("dingtalk refused errcode=%s errmsg=%r", errcode, errmsg)
     return NotifyResult(Outcome.FAILED, CHANNEL, errmsg, code)
+
+
+def is_stale_timestamp(result: NotifyResult) -> bool:
+    """True when DingTalk refused the request's timestamp (skew over an hour), not its sign."""
+    return result.error_code == str(SECURITY_REFUSED) and any(
+        marker in result.detail.lower() for marker in STALE_TIMESTAMP_MARKERS
+    )
 
 
 def _with_keyword(title: str, text: str, keywords: Sequence[str]) -> str:

@@ -25,6 +25,8 @@ OUT_ID_BYTES: Final = 15
 RETRIABLE: Final = frozenset(
     {"isp.SYSTEM_ERROR", "Throttling", "Throttling.User", "SignatureNonceUsed"}
 )
+# A timestamp refused for skew or format: resent once, signed anew with the clock read again.
+STALE_TIMESTAMP_PREFIX: Final = "InvalidTimeStamp."
 # Per callee, counting every attempt placed or refused: (calls, window in seconds) (WIRE.md §4).
 CALLEE_LIMITS: Final = ((1, 60.0), (5, 3600.0), (20, 86400.0))
 # The final `status_code` of a call (its VoiceReport) and what it means (WIRE.md §4).
@@ -109,6 +111,16 @@ class VoiceNotifier:
         return params
 
     async def _call(self, notification: Notification, callee: str) -> NotifyResult:
+        result = await self._place(notification, callee)
+        if (result.error_code or "").startswith(STALE_TIMESTAMP_PREFIX):
+            # Clock skew: one immediate resend with a fresh Timestamp, nonce and Signature
+            # (WIRE.md §4); a second refusal is final, as the clock is off by more than that.
+            log.warning("voice timestamp refused; re-signing once callee=%s", callee)
+            result = await self._place(notification, callee)
+        return result
+
+    async def _place(self, notification: Notification, callee: str) -> NotifyResult:
+        """One signed SingleCallByTts request for `callee`, its answer decided on `Code`."""
         answer = await request(
             self._client,
             CHANNEL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +26,9 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "link": ("title", "text", "messageUrl"),
     "actionCard": ("title", "text"),
 }
+# An actionCard has one button (these fields) or several: `btns` of {title, actionURL}.
+SINGLE_BUTTON: Final = ("singleTitle", "singleURL")
+BUTTON: Final = ("title", "actionURL")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class FakeRobot:
     access_token: str
     secret: str | None = None
     keywords: tuple[str, ...] = ()
-    allowed_ips: tuple[str, ...] = ()  # empty: any address
+    allowed_ips: tuple[str, ...] = ()  # addresses or CIDR blocks; empty: any address
 
 
 @dataclass
@@ -82,10 +86,8 @@ class DingTalkFake:
         if state is None:
             return _answer(300005, "token is not exist")
         robot = state.robot
-        if robot.allowed_ips and (
-            request.client is None or request.client.host not in robot.allowed_ips
-        ):
-            host = request.client.host if request.client else "unknown"
+        host = request.client.host if request.client else "unknown"
+        if robot.allowed_ips and not _ip_allowed(host, robot.allowed_ips):
             return _answer(310000, f"ip {host} not in whitelist")
         if robot.secret is not None:
             refusal = self._check_signature(robot.secret, query.get("timestamp"), query.get("sign"))
@@ -128,17 +130,41 @@ class DingTalkFake:
         return None
 
 
+def _ip_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether `host` is one of the robot's addresses or inside one of its CIDR blocks."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # no peer address (e.g. an in-process test client): nothing to allow
+        return False
+    # strict=False: a plain address is its own /32 (or /128) block.
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _check_schema(msgtype: Any, content: Any) -> JsonResponse | None:
     if msgtype not in REQUIRED:
         return _answer(400105, "不支持的消息类型")
     if not isinstance(content, dict):
         return _answer(40035, f"缺少参数 {msgtype}")
     for name in REQUIRED[msgtype]:
-        if not isinstance(content.get(name), str) or not content[name]:
+        if not _filled(content.get(name)):
             return _answer(40035, f"缺少参数 {msgtype}.{name}")
-    if msgtype == "actionCard" and not (
-        ("singleTitle" in content and "singleURL" in content)
-        or isinstance(content.get("btns"), list)
+    return _check_buttons(content) if msgtype == "actionCard" else None
+
+
+def _check_buttons(card: dict[str, Any]) -> JsonResponse | None:
+    """An actionCard's one button (singleTitle, singleURL) or several (`btns`), all filled."""
+    if "btns" not in card:
+        missing = [name for name in SINGLE_BUTTON if not _filled(card.get(name))]
+        return _answer(40035, f"缺少参数 actionCard.{missing[0]}") if missing else None
+    buttons = card["btns"]
+    if not (
+        isinstance(buttons, list)
+        and buttons
+        and all(isinstance(b, dict) and all(_filled(b.get(n)) for n in BUTTON) for b in buttons)
     ):
-        return _answer(40035, "缺少参数 actionCard.singleURL")
+        return _answer(40035, "缺少参数 actionCard.btns")
     return None

@@ -6,12 +6,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import pytest
+from clock_skew import AnswerLog, SkewedFirstReadClock
 from notifier_samples import notification
 
-from controlplane.clock import ManualClock
-from notifiers.base import Outcome
-from notifiers.dingtalk import DingTalkConfig, DingTalkNotifier, dingtalk_signature
+from controlplane.clock import Clock, ManualClock
+from notifiers.base import NotifyResult, Outcome
+from notifiers.dingtalk import (
+    DingTalkConfig,
+    DingTalkNotifier,
+    classify,
+    dingtalk_signature,
+    is_stale_timestamp,
+)
 from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
 from notifiers.fakes.server import running_fake
 
@@ -24,14 +32,20 @@ class World:
     base_url: str
     clock: ManualClock
 
-    def notifier(self, **config: object) -> DingTalkNotifier:
+    def notifier(
+        self, clock: Clock | None = None, client: httpx.AsyncClient | None = None, **config: object
+    ) -> DingTalkNotifier:
         values: dict[str, object] = {
             "access_token": "tok-1",
             "secret": SECRET,
             "base_url": self.base_url,
         }
         values.update(config)
-        return DingTalkNotifier(DingTalkConfig(**values), clock=self.clock)  # type: ignore[arg-type]
+        return DingTalkNotifier(
+            DingTalkConfig(**values),  # type: ignore[arg-type]
+            clock=clock or self.clock,
+            client=client,
+        )
 
 
 @pytest.fixture
@@ -82,31 +96,76 @@ async def test_action_card_carries_an_acknowledge_button(world: World) -> None:
     assert message["actionCard"]["singleURL"] == "http://console.local/ack/xyz?sig=1"
 
 
-async def test_wrong_secret_fails_with_sign_not_match(world: World) -> None:
-    notifier = world.notifier(secret="SECwrong")
-    result = await notifier.send(notification())
-    await notifier.aclose()
+async def test_wrong_secret_fails_with_sign_not_match_and_is_not_resent(world: World) -> None:
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(client=client, secret="SECwrong").send(notification())
     assert (result.outcome, result.error_code, result.detail) == (
         Outcome.FAILED,
         "310000",
         "sign not match",
     )
+    assert answers.bodies == [{"errcode": 310000, "errmsg": "sign not match"}]
     assert world.fake.inbox.bodies() == []
 
 
-async def test_timestamp_older_than_an_hour_is_refused(world: World) -> None:
+async def test_timestamp_refused_for_clock_skew_is_resent_once_with_a_fresh_signature(
+    world: World,
+) -> None:
+    # The host clock is an hour and a second behind for the first request, then resynced.
+    clock = SkewedFirstReadClock(world.clock, -3601)
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(clock, client).send(notification())
+    assert answers.bodies == [
+        {"errcode": 310000, "errmsg": "invalid timestamp"},
+        {"errcode": 0, "errmsg": "ok"},
+    ]
+    assert result.outcome is Outcome.DELIVERED
+    assert len(world.fake.inbox.bodies("tok-1")) == 1
+
+
+async def test_timestamp_still_refused_after_the_one_resend_fails(world: World) -> None:
     client_clock = ManualClock(world.clock.now())
     client_clock.advance(-3601)
-    notifier = DingTalkNotifier(
-        DingTalkConfig("tok-1", SECRET, base_url=world.base_url), clock=client_clock
-    )
-    result = await notifier.send(notification())
-    await notifier.aclose()
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(client_clock, client).send(notification())
     assert (result.outcome, result.error_code, result.detail) == (
         Outcome.FAILED,
         "310000",
         "invalid timestamp",
     )
+    assert answers.bodies == [{"errcode": 310000, "errmsg": "invalid timestamp"}] * 2
+
+
+# errmsg texts DingTalk sent with 310000 (WIRE.md §1); the newer forms as logged in public
+# issues: the stale one in 0wQ/air780e-forwarder #51, the sign mismatch in qd-today/qd #510.
+STALE_TIMESTAMP_TEXTS = [
+    "invalid timestamp",
+    "description:机器人发送签名过期;solution:签名生成时间和发送时间请保持在 timestampms 以内;",
+]
+OTHER_310000_TEXTS = [
+    "sign not match",
+    "sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+    "description:机器人发送签名不匹配;solution:请确认签名和生成签名的时间戳必须都放在调用的网址中，"
+    "请确认机器人的密钥加密和填写正确;",
+    "keywords not in content",
+    "ip 203.0.113.7 not in whitelist",
+]
+
+
+@pytest.mark.parametrize(
+    ("errmsg", "stale"),
+    [(text, True) for text in STALE_TIMESTAMP_TEXTS]
+    + [(text, False) for text in OTHER_310000_TEXTS],
+)
+def test_only_a_stale_timestamp_answer_is_worth_a_resend(errmsg: str, stale: bool) -> None:
+    assert is_stale_timestamp(classify(310000, errmsg)) is stale
+
+
+def test_invalid_timestamp_text_under_another_errcode_is_not_resent() -> None:
+    assert not is_stale_timestamp(NotifyResult(Outcome.FAILED, "dingtalk", "invalid timestamp"))
 
 
 async def test_keyword_is_added_when_the_text_lacks_one(world: World) -> None:

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import orjson
 import pytest
+from clock_skew import AnswerLog, SkewedFirstReadClock
 from notifier_samples import notification
 
-from controlplane.clock import ManualClock
+from controlplane.clock import Clock, ManualClock
 from notifiers.base import Outcome
 from notifiers.fakes.server import running_fake
 from notifiers.fakes.voice import VoiceFake
@@ -27,9 +29,14 @@ class World:
     base_url: str
     clock: ManualClock
 
-    def notifier(self, secret: str = KEY_SECRET, clock: ManualClock | None = None) -> VoiceNotifier:
+    def notifier(
+        self,
+        secret: str = KEY_SECRET,
+        clock: Clock | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> VoiceNotifier:
         config = VoiceConfig(KEY_ID, secret, TTS, base_url=self.base_url)
-        return VoiceNotifier(config, clock=clock or self.clock)
+        return VoiceNotifier(config, clock=clock or self.clock, client=client)
 
 
 @pytest.fixture
@@ -69,21 +76,44 @@ async def test_long_speech_is_cut_below_250_characters(world: World) -> None:
     assert len(call.tts_param["summary"]) == 249
 
 
-async def test_wrong_secret_fails_with_signature_does_not_match(world: World) -> None:
-    notifier = world.notifier(secret="wrong")
-    result = await notifier.send(notification())
-    await notifier.aclose()
+def codes(answers: AnswerLog) -> list[str]:
+    return [body["Code"] for body in answers.bodies]
+
+
+async def test_wrong_secret_fails_with_signature_does_not_match_and_is_not_resent(
+    world: World,
+) -> None:
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(secret="wrong", client=client).send(notification())
     assert (result.outcome, result.error_code) == (Outcome.FAILED, "SignatureDoesNotMatch")
+    assert codes(answers) == ["SignatureDoesNotMatch"]
     assert world.fake.calls == {}
 
 
-async def test_clock_skew_over_15_minutes_is_refused(world: World) -> None:
+async def test_timestamp_refused_for_clock_skew_is_resent_once_with_a_fresh_signature(
+    world: World,
+) -> None:
+    # The host clock is 16 minutes ahead for the first request, then resynced.
+    clock = SkewedFirstReadClock(world.clock, 16 * 60)
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(clock=clock, client=client).send(notification())
+    assert codes(answers) == ["InvalidTimeStamp.Expired", "OK"]
+    assert result.outcome is Outcome.DELIVERED
+    [call] = world.fake.calls.values()
+    assert result.reference == call.call_id
+
+
+async def test_clock_skew_over_15_minutes_is_final_after_one_resend(world: World) -> None:
     skewed = ManualClock(world.clock.now())
     skewed.advance(16 * 60)
-    notifier = world.notifier(clock=skewed)
-    result = await notifier.send(notification())
-    await notifier.aclose()
+    answers = AnswerLog()
+    async with answers.client() as client:
+        result = await world.notifier(clock=skewed, client=client).send(notification())
     assert (result.outcome, result.error_code) == (Outcome.FAILED, "InvalidTimeStamp.Expired")
+    assert codes(answers) == ["InvalidTimeStamp.Expired"] * 2
+    assert world.fake.calls == {}
 
 
 async def test_second_call_to_a_callee_within_a_minute_hits_the_business_limit(
