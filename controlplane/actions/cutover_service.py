@@ -175,8 +175,11 @@ class CutoverService:
                 except Exception:
                     self.policy.adopt(table, now)  # nothing changed: records follow the table
                     raise
-                if committed is None:
-                    return None  # another replica changed the table: next round decides anew
+            # When another writer took the version (committed is None), no route changed and
+            # the next round decides anew from its table; this round's fail-statics are still
+            # announced. They rest on health and the safety rules, not on the lost change (a pin
+            # or a share limit on another route is untouched by it), and a critical notice must
+            # not wait for a round without a conflict.
             version = committed.version if committed is not None else table.version
             decisions = outcome.decisions if committed is not None else []
             self.changes_by_action.update(d.action for d in decisions)

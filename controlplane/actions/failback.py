@@ -5,12 +5,14 @@ out), an ejected supplier becomes `probing` with the first share as its weight a
 model starts its tests afresh. A step is promoted once it has lasted `window_s` and its receipts
 accept health (Wald's lower boundary); the last step restores the supplier's configured weight.
 A canary the health model finds unfit is ejected again at once, whatever the dwell, and cools
-down again.
+down again. Each step's version is stored with what the step showed (its receipts, delivered
+share and test sum, how long it ran), so a promotion or re-ejection can be checked afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from controlplane.actions.cutover_settings import FailbackSettings
@@ -22,6 +24,7 @@ from controlplane.actions.decisions import (
     RouteDecision,
     duration_text,
 )
+from controlplane.actions.findings import CanaryReading
 from controlplane.actions.health import HealthModel
 from controlplane.actions.route_edits import ANY_CARRIER, HomeWeights, with_entry
 from controlplane.actions.sequential import Mark
@@ -82,18 +85,17 @@ class Failback:
             record = self._ejections.get(key)
             if entry.state != "probing" or record is None or record.step_started_at is None:
                 continue
-            verdict = self._verdict(route.carrier, entry.supplier, record, now)
+            reading = self._reading(route.carrier, entry.supplier, record, now)
+            step = self._step_evidence(entry, record, reading, now)
             where = f"{entry.supplier} on carrier {route.carrier} for class {route.message_class}"
-            if verdict == "unhealthy":
+            if reading.verdict == "unhealthy":
                 finding = self._health.finding(entry.supplier, route.carrier, now)
                 text = finding.describe() if finding is not None else "unfit"
+                evidence = {**(finding.evidence() if finding else {}), "canary": step}
                 route = with_entry(
                     route, entry.supplier, "ejected", self._home.weight(route, entry.supplier)
                 )
-                self._ejections[key] = Ejection(
-                    now,
-                    Cause(text, "failback", finding.evidence() if finding else {}),
-                )
+                self._ejections[key] = Ejection(now, Cause(text, "failback", evidence))
                 self._ended(key)
                 outcome.decisions.append(
                     RouteDecision(
@@ -103,11 +105,11 @@ class Failback:
                         f"canary failed: {where} ejected again at "
                         f"{entry.weight:.0%} of traffic: {text}",
                         "failback",
-                        finding.evidence() if finding else {},
+                        evidence,
                     )
                 )
-            elif verdict == "healthy" and dwell_over:
-                route = self._promote(route, entry, record, where, now, outcome)
+            elif reading.verdict == "healthy" and dwell_over:
+                route = self._promote(route, entry, record, where, step, now, outcome)
         return route
 
     def start_canaries(
@@ -139,7 +141,13 @@ class Failback:
                     f"canary {entry.supplier} on carrier {route.carrier} for class "
                     f"{route.message_class}: {share:.0%} of traffic after {rested} out",
                     "failback",
-                    {"share": share, "ejected_at": record.ejected_at.isoformat()},
+                    {
+                        "share": share,
+                        "ejected_at": record.ejected_at.isoformat(),
+                        "ejected_because": record.cause.text,
+                        "rested_s": (now - record.ejected_at).total_seconds(),
+                        "cooldown_s": self._settings.cooldown_s,
+                    },
                 )
             )
             if share >= 1.0:
@@ -147,18 +155,35 @@ class Failback:
                 self._ended(key)
         return route
 
-    def _verdict(self, carrier: str, supplier: str, record: Ejection, now: datetime) -> str:
+    def _reading(
+        self, carrier: str, supplier: str, record: Ejection, now: datetime
+    ) -> CanaryReading:
         started = record.step_started_at or now
         window_over = now - started >= timedelta(seconds=self._settings.window_s)
         if carrier == ANY_CARRIER:
             # No per-carrier receipts judge a `*` route: balance back and time served suffice.
+            basis = "balance and time served"
             if self._health.is_down(supplier, now):
-                return "unhealthy"
-            return "healthy" if window_over else "undecided"
-        verdict = self._health.canary_verdict(supplier, carrier, record.mark or Mark(), now)
-        if verdict == "healthy" and not window_over:
-            return "undecided"
-        return verdict
+                return CanaryReading("unhealthy", basis)
+            return CanaryReading("healthy" if window_over else "undecided", basis)
+        reading = self._health.canary_reading(supplier, carrier, record.mark or Mark(), now)
+        if reading.verdict == "healthy" and not window_over:
+            return replace(reading, verdict="undecided")
+        return reading
+
+    def _step_evidence(
+        self, entry: RouteEntry, record: Ejection, reading: CanaryReading, now: datetime
+    ) -> dict[str, object]:
+        """The step as judged: its share, how long it ran, and what its receipts showed."""
+        started = record.step_started_at or now
+        return {
+            "share": entry.weight,
+            "step": record.step,
+            "started_at": started.isoformat(),
+            "lasted_s": (now - started).total_seconds(),
+            "window_s": self._settings.window_s,
+            **reading.evidence(),
+        }
 
     def _promote(
         self,
@@ -166,9 +191,11 @@ class Failback:
         entry: RouteEntry,
         record: Ejection,
         where: str,
+        step: dict[str, object],
         now: datetime,
         outcome: Round,
     ) -> Route:
+        """Next share for a canary whose step proved healthy; `step`: what that step showed."""
         key = (route.carrier, route.message_class, entry.supplier)
         steps = self._settings.steps
         record.step += 1
@@ -183,8 +210,9 @@ class Failback:
         else:
             record.mark = self._begin(key)
             action, text = "promote", f"canary {where}: {entry.weight:.0%} healthy, now {share:.0%}"
+        evidence = {"share": share, "canary": step}
         outcome.decisions.append(
-            RouteDecision(action, route, entry.supplier, text, "failback", {"share": share})
+            RouteDecision(action, route, entry.supplier, text, "failback", evidence)
         )
         return route
 

@@ -1,4 +1,5 @@
-"""What the health model finds: why a supplier is unfit for a carrier, in numbers and in words."""
+"""What the health model finds: why a supplier is unfit for a carrier, in numbers and in words,
+and what a canary step's receipts showed."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from controlplane.actions.decisions import duration_text
+from controlplane.actions.sequential import Mark
 
 Signal = Literal["delivery", "submits", "receipts_missing", "supplier_down"]
+CanaryVerdict = Literal["healthy", "unhealthy", "undecided"]
 # A finding about a supplier as a whole names this carrier.
 EVERY_CARRIER: Final = "*"
 
@@ -48,4 +51,53 @@ class Finding:
             "span_s": self.span_s,
             "peer_rate": self.peer_rate,
             "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class CanaryReading:
+    """What one canary step's receipts showed and the verdict drawn from them: the values a
+    promotion, a restore or a re-ejection is stored with."""
+
+    verdict: CanaryVerdict
+    judged_on: str = "receipts"  # a `*` route has none per carrier: "balance and time served"
+    receipts: float = 0.0  # since the step began (weighted, as the test counts them)
+    delivered: float = 0.0
+    llr: float = 0.0  # the step's SPRT sum of 60 % against 97 % delivery
+    healthy_at_most: float = 0.0  # Wald's lower boundary: the sum that means "healthy"
+    min_receipts: int = 0
+
+    @classmethod
+    def judge(
+        cls, unfit: bool, step: Mark | None, healthy_at_most: float, min_receipts: int
+    ) -> CanaryReading:
+        """Unhealthy on any finding; healthy once the step's receipts (`step`: none while no
+        canary evidence is kept) accept 97 %: Wald's lower boundary, on `min_receipts` of them;
+        else undecided."""
+        counted = step or Mark()
+        verdict: CanaryVerdict = "undecided"
+        if unfit:
+            verdict = "unhealthy"
+        elif step is not None and step.total >= min_receipts and step.llr <= healthy_at_most:
+            verdict = "healthy"
+        return cls(
+            verdict,
+            "receipts",
+            counted.total,
+            counted.successes,
+            counted.llr,
+            healthy_at_most,
+            min_receipts,
+        )
+
+    def evidence(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict,
+            "judged_on": self.judged_on,
+            "receipts": self.receipts,
+            "delivered": self.delivered,
+            "delivered_share": self.delivered / self.receipts if self.receipts else None,
+            "llr": self.llr,
+            "healthy_at_most": self.healthy_at_most,
+            "min_receipts": self.min_receipts,
         }

@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final
 
 from controlplane.actions.cutover_settings import HealthSettings
-from controlplane.actions.findings import EVERY_CARRIER, Finding, Signal
+from controlplane.actions.findings import EVERY_CARRIER, CanaryReading, Finding, Signal
 from controlplane.actions.sequential import (
     Cusum,
     Evidence,
@@ -37,7 +37,6 @@ from controlplane.actions.sequential import (
 )
 from controlplane.contracts import Receipt, SubmitResult, SupplierLog
 
-CanaryVerdict = Literal["healthy", "unhealthy", "undecided"]
 _FAILED_RECEIPTS: Final = frozenset({"FAILED", "EXPIRED", "REJECTED"})
 # Submit failures that say something about the supplier (not the message, not our own pacing).
 _SUPPLIER_FAILURES: Final = frozenset({"retriable", "timeout", "supplier_wide"})
@@ -244,20 +243,15 @@ class HealthModel:
         if track is not None:
             track.canary = None
 
-    def canary_verdict(
+    def canary_reading(
         self, supplier: str, carrier: str, since: Mark, now: datetime
-    ) -> CanaryVerdict:
-        """Unhealthy on any finding; healthy once the receipts after `since` accept 97 %
-        (Wald's lower boundary, on at least `min_volume` receipts); else undecided."""
-        if self.finding(supplier, carrier, now) is not None:
-            return "unhealthy"
+    ) -> CanaryReading:
+        """The verdict on the canary step that began at `since`, with the counts it rests on."""
         track = self._tracks.get((supplier, carrier))
-        if track is None or track.canary is None:
-            return "undecided"
-        evidence = track.canary.since(since)
-        if evidence.total >= self.settings.min_volume and evidence.llr <= self._wald_lower:
-            return "healthy"
-        return "undecided"
+        canary = track.canary if track is not None else None
+        step = canary.since(since) if canary is not None else None
+        unfit = self.finding(supplier, carrier, now) is not None
+        return CanaryReading.judge(unfit, step, self._wald_lower, self.settings.min_volume)
 
     def snapshot(self, now: datetime) -> list[dict[str, object]]:
         """Every (supplier, carrier) with its recent rates and scores: for the API and console."""

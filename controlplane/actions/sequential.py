@@ -83,10 +83,11 @@ class Cusum:
 
 @dataclass(frozen=True)
 class Mark:
-    """Where an Evidence stood when a canary step began: its sum and its count."""
+    """Where an Evidence stood when a canary step began: its sum, its count and its successes."""
 
     llr: float = 0.0
     total: float = 0.0
+    successes: float = 0.0
 
 
 class Evidence:
@@ -111,11 +112,11 @@ class Evidence:
             self.successes += weight
 
     def mark(self) -> Mark:
-        return Mark(self.llr, self.total)
+        return Mark(self.llr, self.total, self.successes)
 
     def since(self, mark: Mark) -> Mark:
-        """The sum and count of what was observed after `mark`."""
-        return Mark(self.llr - mark.llr, self.total - mark.total)
+        """The sum, count and successes of what was observed after `mark`."""
+        return Mark(self.llr - mark.llr, self.total - mark.total, self.successes - mark.successes)
 
 
 class RecentCounts:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,15 @@ from typing import Any
 import msgspec
 from fastapi.testclient import TestClient
 
+from controlplane.actions.cutover_service import CutoverService
+from controlplane.actions.cutover_settings import CutoverSettings
+from controlplane.bus import MemoryBus
 from controlplane.clock import ManualClock
 from controlplane.contracts import Receipt
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
+from controlplane.storage import Database
 from controlplane.web.app import create_app
 from tests.actions_cutover.world import routes
 
@@ -76,6 +80,26 @@ def running(
     service = ControlPlane(config, environ={}, clock=clock, sink=sink)
     with TestClient(create_app(service)) as client:
         yield client, service
+
+
+@asynccontextmanager
+async def cutover_alone(
+    config: CutoverSettings, database_url: str, clock: ManualClock, sink: RecordingSink
+) -> AsyncIterator[CutoverService]:
+    """Cut-over on its own, on the memory bus, with no consumers and no tick: a round runs only
+    when the test feeds events or calls `decide`, so what a round did can be asserted exactly."""
+    bus = MemoryBus(clock=clock)
+    await bus.start()
+    database = Database(database_url)
+    database.upgrade()
+    service = CutoverService(config, database, bus, sink, clock)
+    try:
+        await service.start(consume=False)
+        yield service
+    finally:
+        await service.stop()
+        await bus.close()
+        database.dispose()
 
 
 def post_receipts(client: TestClient, service: ControlPlane, receipts: Sequence[Receipt]) -> None:

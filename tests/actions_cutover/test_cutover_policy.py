@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from controlplane.actions.cutover import CutoverPolicy, RuleRequest
 from controlplane.actions.cutover_settings import CutoverSettings
@@ -35,6 +36,7 @@ class World:
         self.table = initial_table(self.settings.routes, T0)
         self.rng = random.Random(11)
         self.rounds: list[Round] = []
+        self.round_times: list[datetime] = []
 
     def run(self, seconds: int, rates: dict[str, float], per_s: int = 10) -> None:
         for _ in range(seconds):
@@ -64,6 +66,7 @@ class World:
             self.table = RoutingTable(version=self.table.version + 1, at=now, routes=routes)
             self.policy.changed([d.route for d in outcome.decisions], now)
         self.rounds.append(outcome)
+        self.round_times.append(now)
         return outcome
 
     def entry(self, supplier: str, carrier: str = "cmcc", cls: MessageClass = "otp") -> RouteEntry:
@@ -88,6 +91,15 @@ class World:
 
     def summaries(self) -> list[str]:
         return [d.summary for r in self.rounds for d in r.decisions]
+
+    def decided_at(self, action: str, cls: MessageClass = "otp") -> list[datetime]:
+        """When rounds made `action` on cmcc's route of `cls`."""
+        return [
+            at
+            for at, r in zip(self.round_times, self.rounds, strict=True)
+            for d in r.decisions
+            if (d.action, d.carrier, d.message_class) == (action, "cmcc", cls)
+        ]
 
 
 def test_supplier_is_cut_over_when_its_delivery_rate_drops_and_the_text_names_it() -> None:
@@ -211,6 +223,25 @@ def test_unhealthy_canary_is_ejected_again_at_once() -> None:
     world.run(120, dict(HEALTHY, aliyun=0.4), per_s=400)
     assert world.state_of("aliyun") == "ejected"
     assert any(s.startswith("canary failed: aliyun on carrier cmcc") for s in world.summaries())
+
+
+def test_a_failing_canary_is_ejected_within_seconds_not_after_the_dwell_or_window() -> None:
+    # Dwell and canary window are long beside detection (a few seconds at 1 % of 400/s): a
+    # re-ejection that waited for either would come about 100 s after the canary began.
+    world = World(
+        cutover_settings(
+            safety={"min_dwell_s": 100.0, "max_ejected_share": 0.5},
+            failback={"cooldown_s": 60.0, "window_s": 100.0},
+        )
+    )
+    failing = dict(HEALTHY, aliyun=0.4)
+    world.run(30, HEALTHY)
+    world.run(5, failing)
+    world.run(100, failing, per_s=40)  # cooling down, then the dwell ends: canary at 1 %
+    [canary_at] = world.decided_at("canary")
+    world.run(110, failing, per_s=400)  # the fault is still on
+    first_ejection, *_ = world.decided_at("eject_canary")
+    assert (first_ejection - canary_at).total_seconds() <= 10
 
 
 def test_firing_rule_ejects_and_holds_the_supplier_until_it_resolves() -> None:
