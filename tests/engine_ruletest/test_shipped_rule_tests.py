@@ -52,3 +52,21 @@ def test_every_shipped_alert_is_tested_firing_and_quiet() -> None:
     assert {name: outcomes[name] for name in alerts} == {
         name: {"fires", "quiet"} for name in alerts
     }
+
+
+def test_every_shipped_stream_recording_rule_has_a_recorded_test() -> None:
+    tested = {
+        case["record"]
+        for path in TEST_FILES
+        for test in yaml.safe_load(path.read_text())["tests"]
+        for case in test.get("recorded_test", [])
+        if case.get("exp_samples")
+    }
+    records = {
+        rule.name
+        for group in load_rule_paths([RULES_DIR]).groups
+        for rule in group.recording_rules
+        if not rule.is_promql
+    }
+    assert records  # smsctl:receipts_delivery_rate:5m
+    assert records <= tested

@@ -6,7 +6,9 @@ from controlplane.engine.ruletest.model import (
     AlertTestCase,
     EventGenerator,
     ExpectedAlert,
+    RecordedTestCase,
     RuleTestFile,
+    Sample,
     StreamTest,
 )
 from controlplane.engine.ruletest.runner import StreamTestResult, run_stream_test
@@ -16,7 +18,9 @@ __all__ = [
     "AlertTestCase",
     "EventGenerator",
     "ExpectedAlert",
+    "RecordedTestCase",
     "RuleTestFile",
+    "Sample",
     "StreamTest",
     "StreamTestResult",
     "load_test_file",

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from controlplane.engine.promql import PromtoolError, run_promtool_tests
 from controlplane.engine.rules.loader import load_rule_paths, rule_files
-from controlplane.engine.rules.model import RuleSet
+from controlplane.engine.rules.model import AlertRule, RecordingRule, Rule, RuleSet
 from controlplane.engine.ruletest.diff import failure_texts
 from controlplane.engine.ruletest.loader import has_stream_tests, load_test_document
 from controlplane.engine.ruletest.model import RuleTestFile
@@ -67,7 +67,7 @@ def _test_file(path: Path, out: TextIO, err: TextIO) -> int:
         rule_set = load_rule_paths(test_file.rule_files)
     except ConfigError as exc:
         return _report(path, ["\n".join(f"    {problem}" for problem in exc.problems)], out)
-    problems = _unknown_alertnames(test_file, rule_set)
+    problems = _unknown_rule_names(test_file, rule_set)
     if problems:
         return _bad_test_file(path, problems, out, err)
     failures = _stream_failures(test_file, stream_rules_only(rule_set))
@@ -105,24 +105,26 @@ def _stream_failures(test_file: RuleTestFile, rule_set: RuleSet) -> list[str]:
     return [text for result in asyncio.run(run_all()) for text in failure_texts(result)]
 
 
-def _unknown_alertnames(test_file: RuleTestFile, rule_set: RuleSet) -> list[ConfigProblem]:
-    """Alert tests of stream tests naming no stream alert rule (a typo would pass silently)."""
-    stream_alerts: set[str] = set()
-    promql_alerts: set[str] = set()
-    for group in rule_set.groups:
-        for rule in group.alert_rules:
-            (promql_alerts if rule.is_promql else stream_alerts).add(rule.name)
+def _unknown_rule_names(test_file: RuleTestFile, rule_set: RuleSet) -> list[ConfigProblem]:
+    """Cases of stream tests naming no stream rule of their kind (a typo would pass silently)."""
+    rules = [rule for group in rule_set.groups for rule in group.rules]
     problems = []
     for test in test_file.stream_tests:
-        for case in test.alert_tests:
-            if case.alertname in stream_alerts:
+        named: list[tuple[int | None, str, str, type[Rule]]] = [
+            (case.line, "alertname", case.alertname, AlertRule) for case in test.alert_tests
+        ]
+        named += [(case.line, "record", case.record, RecordingRule) for case in test.recorded_tests]
+        for line, key, name, kind in named:
+            same_name = [rule for rule in rules if isinstance(rule, kind) and rule.name == name]
+            if any(not rule.is_promql for rule in same_name):
                 continue
             message = (
-                f"{case.alertname} is a PromQL rule: test it with input_series (promtool)"
-                if case.alertname in promql_alerts
-                else f"no alert rule named {case.alertname!r} in rule_files"
+                f"{name} is a PromQL rule: test it with input_series (promtool)"
+                if same_name
+                else f"no {'alert' if kind is AlertRule else 'recording'} rule named {name!r} "
+                "in rule_files"
             )
-            problems.append(ConfigProblem(str(test_file.path), case.line, "alertname", message))
+            problems.append(ConfigProblem(str(test_file.path), line, key, message))
     return problems
 
 

@@ -21,9 +21,16 @@ whole to promtool, which judges them as it always does.
             exp_alerts:
               - exp_labels: {supplier: supplier-b, carrier: cmcc, severity: critical}
                 exp_annotations: {summary: "..."}   # every annotation, exactly
+        recorded_test:                        # as promql_expr_test: a stream recording rule's
+          - eval_time: 5m                     # series at eval_time, each of them
+            record: smsctl:receipts_delivery_rate:5m
+            exp_samples:
+              - labels: 'smsctl:receipts_delivery_rate:5m{supplier="supplier-b", carrier="cmcc"}'
+                value: 0.8
 
 `exp_labels` are the alert's labels but `alertname`; labels and annotations must match exactly,
-and an alert still pending (waiting out `for:`) is not listed, as in promtool.
+and an alert still pending (waiting out `for:`) is not listed, as in promtool. `labels` of a
+sample may leave the name out (`'{supplier="supplier-b"}'`); values compare as samples.py says.
 """
 
 from __future__ import annotations
@@ -37,13 +44,18 @@ from controlplane.engine.rules.durations import DurationError, parse_duration
 from controlplane.engine.rules.fields import FieldReader
 from controlplane.engine.rules.fields import Path as KeyPath
 from controlplane.engine.rules.model import STREAM_SOURCES
+from controlplane.engine.ruletest.cases import (
+    alert_tests,
+    entries,
+    millis,
+    recorded_tests,
+    to_ms,
+)
 from controlplane.engine.ruletest.events import EVENT_SHAPES, LATENCY, EventShape
 from controlplane.engine.ruletest.model import (
     DEFAULT_EVALUATION_INTERVAL_MS,
-    AlertTestCase,
     Choices,
     EventGenerator,
-    ExpectedAlert,
     RuleTestFile,
     StreamTest,
 )
@@ -52,13 +64,11 @@ from controlplane.yamlsource import ConfigError, YamlDocument, load_yaml
 
 INPUT_EVENTS: Final = "input_events"
 FILE_KEYS: Final = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})
-STREAM_TEST_KEYS: Final = frozenset({"name", INPUT_EVENTS, "alert_rule_test"})
+STREAM_TEST_KEYS: Final = frozenset({"name", INPUT_EVENTS, "alert_rule_test", "recorded_test"})
 # Keys of promtool's tests that mean nothing without input_series.
 _PROMTOOL_TEST_KEYS: Final = frozenset(
     {"input_series", "interval", "promql_expr_test", "external_labels", "external_url"}
 )
-ALERT_TEST_KEYS: Final = frozenset({"eval_time", "alertname", "exp_alerts"})
-EXP_ALERT_KEYS: Final = frozenset({"exp_labels", "exp_annotations"})
 TIMING_KEYS: Final = frozenset({"at", "every", "count"})
 _DEFAULT_EVERY_MS: Final = 1000
 _FIELD_HINTS: Final = {
@@ -89,7 +99,7 @@ def load_test_document(document: YamlDocument, path: Path) -> RuleTestFile:
     if top is None:
         raise ConfigError(reader.problems)
     rule_files = _rule_files(reader, top, path)
-    interval_ms = _millis(reader, top, (), "evaluation_interval", DEFAULT_EVALUATION_INTERVAL_MS)
+    interval_ms = millis(reader, top, (), "evaluation_interval", DEFAULT_EVALUATION_INTERVAL_MS)
     if interval_ms <= 0:
         reader.fail(("evaluation_interval",), "must be longer than 0s")
     order = reader.string_list(top, (), "group_eval_order")
@@ -98,9 +108,7 @@ def load_test_document(document: YamlDocument, path: Path) -> RuleTestFile:
             reader.fail(("group_eval_order", index), f"group {name!r} is named twice")
     stream_tests: list[StreamTest] = []
     promtool_tests: list[int] = []
-    raw_tests = top.get("tests")
-    entries = [] if raw_tests is None else reader.sequence(raw_tests, ("tests",), "tests") or []
-    for index, raw in enumerate(entries):
+    for index, raw in enumerate(entries(reader, top, (), "tests", "tests")):
         if isinstance(raw, dict) and INPUT_EVENTS in raw:
             test = _stream_test(reader, raw, ("tests", index))
             if test is not None:
@@ -133,10 +141,11 @@ def _rule_files(reader: FieldReader, top: dict[str, Any], path: Path) -> tuple[P
 
 def _stream_test(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> StreamTest | None:
     for key in sorted(_PROMTOOL_TEST_KEYS & raw.keys()):
+        hint = "; test recording rules with recorded_test" if key == "promql_expr_test" else ""
         reader.fail(
             (*path, key),
             f"`{key}` belongs to promtool's input_series tests; a test has either input_series "
-            "or input_events",
+            f"or input_events{hint}",
         )
     test = reader.mapping(raw, path, STREAM_TEST_KEYS | _PROMTOOL_TEST_KEYS, "a test")
     if test is None:
@@ -145,22 +154,12 @@ def _stream_test(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> Str
     if name is not None and not isinstance(name, str):
         reader.fail((*path, "name"), "expected a string")
     generators = _input_events(reader, test.get(INPUT_EVENTS), (*path, INPUT_EVENTS))
-    cases: list[AlertTestCase] = []
-    raw_cases = test.get("alert_rule_test")
-    case_list = (
-        []
-        if raw_cases is None
-        else reader.sequence(raw_cases, (*path, "alert_rule_test"), "alert tests")
-    )
-    for index, raw_case in enumerate(case_list or []):
-        case = _alert_test(reader, raw_case, (*path, "alert_rule_test", index))
-        if case is not None:
-            cases.append(case)
     return StreamTest(
         name=name if isinstance(name, str) else "",
         events=tuple(generators),
-        alert_tests=tuple(cases),
+        alert_tests=tuple(alert_tests(reader, test, path)),
         line=reader.line(path),
+        recorded_tests=tuple(recorded_tests(reader, test, path)),
     )
 
 
@@ -189,7 +188,7 @@ def _generator(reader: FieldReader, raw: Any, path: KeyPath, source: str) -> Eve
         if key not in TIMING_KEYS and key not in shape.settable:
             _unknown_field(reader, (*path, key), source, shape, key)
     span = _span(reader, raw, path)
-    every_ms = _millis(reader, raw, path, "every", _DEFAULT_EVERY_MS)
+    every_ms = millis(reader, raw, path, "every", _DEFAULT_EVERY_MS)
     if every_ms <= 0:
         reader.fail((*path, "every"), "must be longer than 0s")
     count = raw.get("count", 1)
@@ -229,8 +228,7 @@ def _span(reader: FieldReader, raw: dict[str, Any], path: KeyPath) -> tuple[int,
     parts = text.split("..") if isinstance(text, str) else [text]
     try:
         times = [
-            _to_ms(parse_duration(part.strip() if isinstance(part, str) else part))
-            for part in parts
+            to_ms(parse_duration(part.strip() if isinstance(part, str) else part)) for part in parts
         ]
     except DurationError as exc:
         reader.fail((*path, "at"), f"{exc} (write `at: 30s` or `at: 0s..5m`)")
@@ -281,45 +279,3 @@ def _check_events(
             where = (*path, problem.field.split(".")[0]) if problem.field else path
             reader.fail(where, problem.message)
             return
-
-
-def _alert_test(reader: FieldReader, raw: Any, path: KeyPath) -> AlertTestCase | None:
-    case = reader.mapping(raw, path, ALERT_TEST_KEYS, "an alert test")
-    if case is None:
-        return None
-    before = len(reader.problems)
-    if "eval_time" not in case:
-        reader.fail(path, "`eval_time` is required")
-    eval_ms = _millis(reader, case, path, "eval_time", 0)
-    alertname = reader.string(case, path, "alertname", required=True)
-    expected: list[ExpectedAlert] = []
-    raw_alerts = case.get("exp_alerts")
-    alerts = (
-        [] if raw_alerts is None else reader.sequence(raw_alerts, (*path, "exp_alerts"), "alerts")
-    )
-    for index, raw_alert in enumerate(alerts or []):
-        alert_path = (*path, "exp_alerts", index)
-        alert = reader.mapping(raw_alert or {}, alert_path, EXP_ALERT_KEYS, "an expected alert")
-        if alert is not None:
-            expected.append(
-                ExpectedAlert(
-                    reader.string_map(alert, alert_path, "exp_labels"),
-                    reader.string_map(alert, alert_path, "exp_annotations"),
-                )
-            )
-    if alertname is None or len(reader.problems) != before:
-        return None
-    return AlertTestCase(
-        eval_ms, alertname, tuple(expected), line=reader.line((*path, "alertname"))
-    )
-
-
-def _millis(
-    reader: FieldReader, mapping: dict[str, Any], path: KeyPath, key: str, default: int
-) -> int:
-    seconds = reader.duration(mapping, path, key)
-    return default if seconds is None else _to_ms(seconds)
-
-
-def _to_ms(seconds: float) -> int:
-    return round(seconds * 1000)

@@ -60,6 +60,24 @@ class AlertTestCase:
     line: int | None = None  # of its `alertname`, which problems with the case point at
 
 
+@dataclass(frozen=True, order=True)
+class Sample:
+    """One series of a recording rule: its labels sorted by name (`__name__` aside), its value."""
+
+    labels: tuple[tuple[str, str], ...]
+    value: float
+
+
+@dataclass(frozen=True)
+class RecordedTestCase:
+    """`{eval_time, record, exp_samples}`: every series one recording rule holds at one time."""
+
+    eval_time_ms: int
+    record: str
+    expected: tuple[Sample, ...]  # sorted by labels
+    line: int | None = None  # of its `record`, which problems with the case point at
+
+
 @dataclass(frozen=True)
 class StreamTest:
     """A test whose input is `input_events`, run in-process against the stream rules."""
@@ -68,10 +86,13 @@ class StreamTest:
     events: tuple[EventGenerator, ...]
     alert_tests: tuple[AlertTestCase, ...]
     line: int | None = None
+    recorded_tests: tuple[RecordedTestCase, ...] = ()
 
     @property
     def max_eval_time_ms(self) -> int:
-        return max((case.eval_time_ms for case in self.alert_tests), default=0)
+        times = [case.eval_time_ms for case in self.alert_tests]
+        times.extend(case.eval_time_ms for case in self.recorded_tests)
+        return max(times, default=0)
 
 
 @dataclass(frozen=True)

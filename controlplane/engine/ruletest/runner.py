@@ -2,7 +2,8 @@
 
 As promtool does with input_series: every group is evaluated at t=0 and then every
 `evaluation_interval` up to the test's last `eval_time` (group `interval`s do not apply), and an
-`eval_time` between two evaluations is judged on the one before it. Events up to and including
+`eval_time` between two evaluations is judged on the one before it: its firing alerts, and the
+series each recording rule recorded then. Events up to and including
 an evaluation's time are ingested before it, each batch with the clock at its own time, since
 windows file events under the clock at ingest. A rule whose evaluation fails stops the test with
 the error, as in promtool. Nothing is stored and nothing is notified: alerts live in memory.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -20,7 +22,14 @@ from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.durations import format_duration
 from controlplane.engine.rules.model import RuleGroup, RuleSet
-from controlplane.engine.ruletest.model import AlertTestCase, ExpectedAlert, StreamTest
+from controlplane.engine.ruletest.model import (
+    AlertTestCase,
+    ExpectedAlert,
+    RecordedTestCase,
+    Sample,
+    StreamTest,
+)
+from controlplane.engine.ruletest.samples import samples_match
 from controlplane.engine.ruletest.timeline import EPOCH, TimedBatch, time_at, timeline
 from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
@@ -28,6 +37,7 @@ from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.engine.windows import WindowStore
 
 Pairs = tuple[tuple[str, str], ...]
+Case = TypeVar("Case", AlertTestCase, RecordedTestCase)
 # Templates reading `external_url` see this, as promtool's rule manager has none configured.
 _EXTERNAL_URL = ""
 # Never asked: stream tests evaluate stream rules only (PromQL rules are promtool's).
@@ -56,16 +66,25 @@ class AlertMismatch:
 
 
 @dataclass(frozen=True)
+class SampleMismatch:
+    """A recorded test whose recording rule did not hold the expected series and values."""
+
+    case: RecordedTestCase
+    got: tuple[Sample, ...]  # sorted by labels, as the case's expected samples are
+
+
+@dataclass(frozen=True)
 class StreamTestResult:
     """A stream test's mismatches, and the evaluation error that stopped it, if one did."""
 
     test: StreamTest
     mismatches: tuple[AlertMismatch, ...] = ()
     error: str | None = None
+    sample_mismatches: tuple[SampleMismatch, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not self.mismatches and self.error is None
+        return not self.mismatches and not self.sample_mismatches and self.error is None
 
 
 def stream_rules_only(rule_set: RuleSet) -> RuleSet:
@@ -105,7 +124,8 @@ async def run_stream_test(
     position = {name: index for index, name in enumerate(group_eval_order)}
     # promtool's partial order: named groups in the order given, the rest as if named first.
     groups = sorted(rule_set.groups, key=lambda group: position.get(group.name, 0))
-    cases = sorted(test.alert_tests, key=lambda case: case.eval_time_ms)
+    alert_cases = sorted(test.alert_tests, key=lambda case: case.eval_time_ms)
+    recorded_cases = sorted(test.recorded_tests, key=lambda case: case.eval_time_ms)
     with PrometheusClient(_NO_PROMETHEUS) as prometheus:
         evaluator = RuleEvaluator(
             rule_set,
@@ -119,18 +139,30 @@ async def run_stream_test(
         )
         batches = _Feed(timeline(test.events), store, clock)
         mismatches: list[AlertMismatch] = []
+        sample_mismatches: list[SampleMismatch] = []
+        error: str | None = None
         for step_ms in range(0, test.max_eval_time_ms + 1, evaluation_interval_ms):
             batches.ingest_through(step_ms)
             error = await _evaluate(evaluator, groups, step_ms)
             if error is not None:
-                return StreamTestResult(test, tuple(mismatches), error)
-            while cases and cases[0].eval_time_ms < step_ms + evaluation_interval_ms:
-                case = cases.pop(0)
+                break
+            before_next_ms = step_ms + evaluation_interval_ms
+            for case in _due(alert_cases, before_next_ms):
                 got = _firing(evaluator, case.alertname)
                 expected = expected_alerts(case)
                 if got != expected:
                     mismatches.append(AlertMismatch(case, expected, got))
-    return StreamTestResult(test, tuple(mismatches))
+            for recorded_case in _due(recorded_cases, before_next_ms):
+                got_samples = _recorded(evaluator, recorded_case.record)
+                if not samples_match(recorded_case.expected, got_samples):
+                    sample_mismatches.append(SampleMismatch(recorded_case, got_samples))
+    return StreamTestResult(test, tuple(mismatches), error, tuple(sample_mismatches))
+
+
+def _due(cases: list[Case], before_ms: int) -> Iterator[Case]:
+    """Take the cases due before `before_ms` off the front of `cases` (sorted by eval_time)."""
+    while cases and cases[0].eval_time_ms < before_ms:
+        yield cases.pop(0)
 
 
 class _Feed:
@@ -171,6 +203,15 @@ async def _evaluate(
         if health.health == "err" and health.last_evaluated_at == now:
             return f"    rule: {health.rule_key}, time: {at}, err: {health.last_error}"
     return None
+
+
+def _recorded(evaluator: RuleEvaluator, record: str) -> tuple[Sample, ...]:
+    """The series the recording rule named `record` recorded at its last evaluation."""
+    return tuple(
+        sorted(
+            Sample(labels, value) for labels, value in evaluator.recorded.get(record, {}).items()
+        )
+    )
 
 
 def _firing(evaluator: RuleEvaluator, alertname: str) -> tuple[FiringAlert, ...]:
