@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Container, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -172,7 +172,7 @@ class WindowStore:
         self,
         program: WindowProgram,
         now: datetime | None = None,
-        label_sets: Container[LabelSet] | None = None,
+        label_sets: Iterable[LabelSet] | None = None,
     ) -> dict[LabelSet, list[Any]]:
         """Run `program` on every live label set of its window ending at `now` (the clock's time
         by default), or on those of them in `label_sets`: label set → one result per
@@ -181,9 +181,11 @@ class WindowStore:
         joined = [self._joined_window(spec, now_ts) for spec in program.joined]
         window_s = program.spec.window_s
         mapping = self._mapping
-        rows = list(self._rows(program.spec, now_ts))
-        if label_sets is not None:
-            rows = [row for row in rows if row[1] in label_sets]
+        rows = list(
+            self._rows(program.spec, now_ts)
+            if label_sets is None
+            else self._rows_of(program.spec, now_ts, label_sets)
+        )
         if joined:
             readings = [
                 Reading(
@@ -255,6 +257,25 @@ class WindowStore:
                     yield key, labels_of(key), sums, 0.0
         if not spec.by and () not in last_seen:
             yield (), (), EMPTY_SUMS, max(now_ts - stream.created_at, 0.0)
+
+    def _rows_of(
+        self, spec: WindowSpec, now_ts: float, label_sets: Iterable[LabelSet]
+    ) -> Iterator[tuple[Hashable, LabelSet, WindowSums, float]]:
+        """The rows `_rows` yields for these label sets only, looked up one by one: a rule's
+        values are read where its alerts are, a few label sets of the window's thousands."""
+        stream = self._stream(spec)
+        sums_by_key = stream.window(spec.window_s, int(now_ts))
+        key_of = stream.label_keys.key
+        last_seen = stream.last_seen
+        for labels in label_sets:
+            key = key_of(labels)
+            last_at = last_seen.get(key)
+            if last_at is not None:
+                yield key, labels, sums_by_key.get(key, EMPTY_SUMS), max(now_ts - last_at, 0.0)
+            elif key in sums_by_key:
+                yield key, labels, sums_by_key[key], 0.0
+            elif not spec.by:
+                yield (), (), EMPTY_SUMS, max(now_ts - stream.created_at, 0.0)
 
     def _stream(self, spec: WindowSpec) -> Stream:
         stream = self._streams.get(spec.stream)
