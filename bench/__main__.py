@@ -9,6 +9,7 @@ from bench import (
     bench_ingest_http,
     bench_persist,
     bench_router,
+    bench_rule_round,
     bench_sendtier,
     bench_windows,
 )
@@ -22,6 +23,7 @@ def main() -> None:
         ("ingest over HTTP", bench_ingest_http.table_rows),
         ("batched persistence", bench_persist.table_rows),
         ("windows and rule evaluation", bench_windows.table_rows),
+        ("a whole rule-engine round", bench_rule_round.table_rows),
         ("send tier end to end", bench_sendtier.table_rows),
         ("alert router beside Alertmanager", bench_router.table_rows),
         ("cut-over detection and the usual stack", bench_cutover.table_rows),

@@ -36,6 +36,7 @@ from controlplane.engine.promql import (
 from controlplane.engine.promql.client import PrometheusClient
 from controlplane.engine.rules.model import AlertRule, RecordingRule, RuleGroup, RuleSet
 from controlplane.engine.runtime.alert_log import AlertLog
+from controlplane.engine.runtime.annotations import RenderedOnRead
 from controlplane.engine.runtime.health import RuleHealth
 from controlplane.engine.runtime.recording import RecordingRules
 from controlplane.engine.runtime.sink import AlertNotice, AlertSink
@@ -74,7 +75,7 @@ class _AlertRuleState:
     promql: PromQLAlertEvaluator | None = None
     readers: RuleReaders | None = None  # stream rules: value and no-data programs
     conditions: ConditionProgram | None = None  # stream rules: the program with its `when`
-    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+    annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class RuleEvaluator:
@@ -273,18 +274,20 @@ class RuleEvaluator:
                 tuple("" if part is None else str(part) for part in labels): values
                 for labels, values in by_labels.items()
             }
-        state.annotations = {
-            alert.fingerprint: render_annotations(
+        by = rule.stream.by if rule.stream is not None else ()
+
+        def render(alert: Alert) -> dict[str, str]:
+            key = tuple(alert.labels.get(name, "") for name in by)
+            return render_annotations(
                 rule,
                 alert.labels,
                 alert.value,
-                aggregates.get(tuple(alert.labels.get(name, "") for name in rule.stream.by))
-                if rule.stream is not None
-                else None,
+                aggregates.get(key) if rule.stream is not None else None,
                 self._external_url,
             )
-            for alert in state.machine.alerts
-        }
+
+        alerts = {alert.fingerprint: alert for alert in state.machine.alerts}
+        state.annotations = RenderedOnRead(alerts, render)
 
     async def _evaluate_recording_rule(
         self, group: RuleGroup, rule: RecordingRule, key: str, at: datetime, started: float

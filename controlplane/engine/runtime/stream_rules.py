@@ -129,12 +129,16 @@ def active_label_sets(
     program: ConditionProgram, store: WindowStore, now: datetime
 ) -> dict[str, set[LabelSet]]:
     """Rule name → the label sets where its condition holds now."""
-    active: dict[str, set[LabelSet]] = {name: set() for name in program.positions}
+    positions = [(index, set[LabelSet]()) for index in program.positions.values()]
     for labels, results in store.evaluate(program.program, now).items():
-        for name, index in program.positions.items():
-            if _checked(results[index]) is True:
-                active[name].add(labels)
-    return active
+        # Every (label set, rule) pair of the window passes here: no call per pair.
+        for index, holding in positions:
+            result = results[index]
+            if result is True:
+                holding.add(labels)
+            elif isinstance(result, CelEvaluationError):
+                raise result
+    return {name: holding for name, (_, holding) in zip(program.positions, positions, strict=True)}
 
 
 def recorded_values(
