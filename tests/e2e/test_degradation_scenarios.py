@@ -123,6 +123,10 @@ async def test_supplier_fault_during_sample_is_still_detected_and_cut_over(
         [announced, *_] = await wait_for_notified(
             system, alertname="RouteChanged", action="cutover", supplier=supplier, carrier=carrier
         )
+        # The delivery-rate rule reads the weighted samples too: it fired and people were told.
+        await wait_for_notified(
+            system, alertname="SupplierDeliveryRateLow", supplier=supplier, carrier=carrier
+        )
         outcome = await asyncio.to_thread(read_outcome, system.services.database)
         level = (await _degradation(system))["current"]["level"]
 
