@@ -16,7 +16,7 @@ from pipeline_helpers import (
 )
 
 from controlplane.alerting.config import InhibitRule, parse_matcher
-from controlplane.alerting.pipeline import SilenceRepository
+from controlplane.alerting.pipeline import AlertingStage, SilenceRepository
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState, fingerprint
 from controlplane.storage import AlertRepository, Database
@@ -240,16 +240,18 @@ async def test_sixty_alerts_in_a_minute_become_a_few_digests_with_none_lost(
     assert len(robot.sent) <= 20 and len(digests) >= 3
 
 
-async def test_critical_alert_that_would_wait_goes_out_on_the_next_channel(
-    database: Database,
-) -> None:
-    clock = ManualClock()
-    robot = RateLimitedRobot(clock)
-    voice = RecordingChannel("voice")
+CRITICAL = {"alertname": "SupplierDown", "instance": "crit", "severity": "critical"}
+
+
+async def critical_after_the_budget_went_short(
+    database: Database, clock: ManualClock, channels: tuple[RecordingChannel, ...]
+) -> AlertingStage:
+    """A stage whose first channel has a budget of 4 a minute: three warnings take it down to
+    its reserve (the last leaves as a digest), then a critical alert arrives."""
     stage = make_stage(
         database,
         clock,
-        (robot, voice),
+        channels,
         route(group_by=("instance",), wait=0),
         budget=SlidingWindowBudget(4, 60.0),
     )
@@ -257,9 +259,18 @@ async def test_critical_alert_that_would_wait_goes_out_on_the_next_channel(
         await stage.deliver(
             [notice({"alertname": "W", "instance": f"w{index}"}, FIRING, clock.now())]
         )
-        await stage.tick()  # the budget goes short: the last one leaves as a digest
-    labels = {"alertname": "SupplierDown", "instance": "crit", "severity": "critical"}
-    await stage.deliver([notice(labels, FIRING, clock.now())])
+        await stage.tick()
+    await stage.deliver([notice(CRITICAL, FIRING, clock.now())])
+    return stage
+
+
+async def test_critical_alert_that_would_wait_goes_out_on_the_next_channel(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    robot = RateLimitedRobot(clock)
+    voice = RecordingChannel("voice")
+    stage = await critical_after_the_budget_went_short(database, clock, (robot, voice))
     await stage.tick()
     assert [alert_names(n) for n in voice.sent] == [["crit"]]
     assert "crit" not in [name for n in robot.sent for name in alert_names(n)]
@@ -270,20 +281,7 @@ async def test_critical_alert_with_no_next_channel_goes_out_in_the_next_digest(
 ) -> None:
     clock = ManualClock()
     robot = RateLimitedRobot(clock)
-    stage = make_stage(
-        database,
-        clock,
-        (robot,),
-        route(group_by=("instance",), wait=0),
-        budget=SlidingWindowBudget(4, 60.0),
-    )
-    for index in range(3):
-        await stage.deliver(
-            [notice({"alertname": "W", "instance": f"w{index}"}, FIRING, clock.now())]
-        )
-        await stage.tick()  # the budget goes short: the last one leaves as a digest
-    labels = {"alertname": "SupplierDown", "instance": "crit", "severity": "critical"}
-    await stage.deliver([notice(labels, FIRING, clock.now())])
+    stage = await critical_after_the_budget_went_short(database, clock, (robot,))
     # The next digest is due a pace (30 s) after the last, long before group_interval (5 min).
     await run_for(clock, stage, 35)
     assert robot.refused == 0
