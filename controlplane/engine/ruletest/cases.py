@@ -7,7 +7,8 @@ the rule, not queried.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from controlplane.engine.rules.fields import FieldReader
 from controlplane.engine.rules.fields import Path as KeyPath
@@ -23,26 +24,32 @@ ALERT_TEST_KEYS: Final = frozenset({"eval_time", "alertname", "exp_alerts"})
 EXP_ALERT_KEYS: Final = frozenset({"exp_labels", "exp_annotations"})
 RECORDED_TEST_KEYS: Final = frozenset({"eval_time", "record", "exp_samples"})
 EXP_SAMPLE_KEYS: Final = frozenset({"labels", "value"})
+Case = TypeVar("Case", AlertTestCase, RecordedTestCase)
 
 
 def alert_tests(reader: FieldReader, test: dict[str, Any], path: KeyPath) -> list[AlertTestCase]:
     """The test's `alert_rule_test` cases that load; the others are problems on `reader`."""
-    cases = entries(reader, test, path, "alert_rule_test", "alert tests")
-    loaded = [
-        _alert_test(reader, raw, (*path, "alert_rule_test", index))
-        for index, raw in enumerate(cases)
-    ]
-    return [case for case in loaded if case is not None]
+    return _cases(reader, test, path, "alert_rule_test", "alert tests", _alert_test)
 
 
 def recorded_tests(
     reader: FieldReader, test: dict[str, Any], path: KeyPath
 ) -> list[RecordedTestCase]:
     """The test's `recorded_test` cases that load; the others are problems on `reader`."""
-    cases = entries(reader, test, path, "recorded_test", "recorded tests")
+    return _cases(reader, test, path, "recorded_test", "recorded tests", _recorded_test)
+
+
+def _cases(
+    reader: FieldReader,
+    test: dict[str, Any],
+    path: KeyPath,
+    key: str,
+    what: str,
+    load: Callable[[FieldReader, Any, KeyPath], Case | None],
+) -> list[Case]:
     loaded = [
-        _recorded_test(reader, raw, (*path, "recorded_test", index))
-        for index, raw in enumerate(cases)
+        load(reader, raw, (*path, key, index))
+        for index, raw in enumerate(entries(reader, test, path, key, what))
     ]
     return [case for case in loaded if case is not None]
 
