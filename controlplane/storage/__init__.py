@@ -21,6 +21,7 @@ from controlplane.storage.repositories import (
     SubmitResultRepository,
     SupplierLogRepository,
 )
+from controlplane.storage.taken_reports import HeldReport, TakenReport, TakenReportRepository
 
 __all__ = [
     "AlertEvent",
@@ -30,6 +31,7 @@ __all__ = [
     "EscalationAlertRow",
     "EscalationRow",
     "EscalationStepRow",
+    "HeldReport",
     "MessageRepository",
     "NotificationLogRow",
     "OrphanReceipt",
@@ -42,5 +44,7 @@ __all__ = [
     "StoredMessage",
     "SubmitResultRepository",
     "SupplierLogRepository",
+    "TakenReport",
+    "TakenReportRepository",
     "VoiceCallRow",
 ]
