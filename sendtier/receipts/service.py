@@ -154,11 +154,11 @@ class ReceiptGatewayService:
         while True:
             await asyncio.sleep(self._sweep_interval_s)
             try:
-                await self.maintain()
+                await self._maintain()
             except Exception:
                 log.exception("event=receipts.sweep_failed held=%d", self.held.count)
 
-    async def maintain(self) -> None:
+    async def _maintain(self) -> None:
         """One round of upkeep: sweep held reports, and purge the replay memory when due."""
         if self.held.count:
             await self.held.sweep()

@@ -343,11 +343,13 @@ def test_cmpp_fields_that_join_to_the_same_text_as_a_signed_push_do_not_verify()
     reader = make_callback_reader(supplier("cmpp"))
     signed = cmpp_fields()
     headers = {"X-Sim-Signature": cmpp_push_signature(CMPP_SECRET, signed)}
-    # Unescaped, `client_msgid=<id>&done_date=<date>` reads the same as two fields; this set has
-    # another message id and no report time, and must not pass for the signed one.
-    forged = {key: value for key, value in signed.items() if key != "done_date"}
-    forged["client_msgid"] = f"{signed['client_msgid']}&done_date={signed['done_date']}"
+    # Unescaped, `stat=DELIVRD&sub=001` reads the same as one `stat` of "DELIVRD&sub=001": a
+    # delivered report re-sent as that would turn into a failed one under the same signature.
+    forged = {key: value for key, value in signed.items() if key != "sub"}
+    forged["stat"] = f"{signed['stat']}&sub={signed['sub']}"
     assert reader.verify(GATEWAY, headers, urlencode(signed).encode())
+    [report] = reader.parse(GATEWAY, headers, urlencode(forged).encode())
+    assert report.status == "FAILED"
     assert not reader.verify(GATEWAY, headers, urlencode(forged).encode())
 
 
