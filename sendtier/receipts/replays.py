@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from controlplane.clock import Clock
 from controlplane.storage import TakenReport, TakenReportRepository
+from sendtier.receipts.coalescing import Coalesced
 from sendtier.suppliers.base import SupplierReport
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class ReplayMemory:
         max_entries: int,
     ) -> None:
         self._repository = repository
+        # Concurrent pushes share their lookups and their writes: one query, one commit.
+        self._lookup = Coalesced(repository.taken)
+        self._store = Coalesced(repository.add_batch)
         self._clock = clock
         self._horizon = timedelta(seconds=horizon_s)
         self._max_entries = max_entries
@@ -75,7 +79,7 @@ class ReplayMemory:
         # Marked before the lookup: a push of the same report meanwhile finds it busy.
         self._in_flight.update(entries)
         try:
-            known = await asyncio.to_thread(self._repository.taken, list(entries))
+            known = (await self._lookup(list(entries))).intersection(entries)
         except BaseException:
             self._in_flight.difference_update(entries)
             raise
@@ -90,7 +94,7 @@ class ReplayMemory:
     async def remember(self, taken: Sequence[TakenReport]) -> None:
         """Store what was taken (raises if storage refused it)."""
         if taken:
-            await asyncio.to_thread(self._repository.add_batch, taken)
+            await self._store(taken)
 
     async def purge(self) -> int:
         """Forget reports older than the horizon, and the oldest beyond the count bound."""
