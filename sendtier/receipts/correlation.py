@@ -106,7 +106,7 @@ class Correlator:
         try:
             by_message, by_supplier_id = await asyncio.to_thread(self._lookup, supplier, misses)
         except Exception:
-            # The database is down: the misses wait in the retry buffer and are looked up again.
+            # The database is down: the misses are held (or their push retried) and looked up again.
             log.exception("receipts.correlation lookup failed supplier=%s", supplier)
             by_message, by_supplier_id = {}, {}
         for report in misses:

@@ -142,6 +142,7 @@ class ReceiptGateway:
         fresh: Sequence[tuple[SupplierReport, TakenReport]],
         received_at: datetime,
     ) -> bool:
+        """Publish the correlated, hold the rest, remember them all; False if not all kept."""
         if not fresh:
             return True
         taken_of = {id(report): taken for report, taken in fresh}

@@ -110,7 +110,9 @@ class HeldReports:
                 await asyncio.to_thread(self._repository.settle, settled)
             pending = len(rows) - len(settled)
             # Fewer rows than asked for: that was all of them, so the count is known exactly.
-            self.count = pending if len(rows) < self._capacity else self.count - len(settled)
+            self.count = (
+                pending if len(rows) < self._capacity else max(self.count - len(settled), pending)
+            )
             self._metrics.held.set(self.count)
             return SweepResult(published, orphaned, pending)
 

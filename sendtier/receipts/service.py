@@ -156,7 +156,7 @@ class ReceiptGatewayService:
             try:
                 await self._maintain()
             except Exception:
-                log.exception("event=receipts.sweep_failed held=%d", self.held.count)
+                log.exception("event=receipts.upkeep_failed held=%d", self.held.count)
 
     async def _maintain(self) -> None:
         """One round of upkeep: sweep held reports, and purge the replay memory when due."""
