@@ -12,6 +12,7 @@ from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
 from controlplane.web.errors import ApiError, install_error_handlers
+from controlplane.web.health import health_response
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.receipts.gateway import UnknownSupplier
@@ -62,10 +63,7 @@ def create_receipt_gateway_app(
 
     @app.get("/healthz")
     async def healthz() -> JsonResponse:
-        checks = await service.health()
-        healthy = all(checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
-        return JsonResponse(body, status_code=200 if healthy else 503)
+        return health_response(await service.health(), service.consumers)
 
     @app.get("/metrics")
     async def metrics() -> Response:
