@@ -64,7 +64,7 @@ class ControlPlane:
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
         # Every bus consumer of this process: /healthz and /metrics report each one's state.
-        self.consumers = LivenessRegistry(clock)
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
         self.metrics.registry.register(ConsumerCollector(self.consumers, "smsctl"))
         self.tokens: TokenSetup = build_tokens(settings.auth, environ)
         self.database = Database(settings.database.url)

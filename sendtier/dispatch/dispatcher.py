@@ -91,7 +91,7 @@ class Dispatcher:
             callback_base_url=settings.receipts.public_url,
         )
         # Every bus consumer of this dispatcher, for /healthz and /metrics.
-        self.consumers = LivenessRegistry(clock)
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
         self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_dispatch"))
         self._feed = RoutingFeed(
             bus,

@@ -44,7 +44,7 @@ class PersistService:
         self.bus = bus
         self.database = database
         self.metrics = PersistServiceMetrics()
-        self.consumers = LivenessRegistry(clock)
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
         self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_persist"))
         self.gate = DegradationGate(clock)
         self.writers = StorageWriters(database, self.gate, self.metrics)

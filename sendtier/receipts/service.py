@@ -46,7 +46,7 @@ class ReceiptGatewayService:
         self.bus = bus
         self.database = database
         self.metrics = GatewayMetrics()
-        self.consumers = LivenessRegistry(clock)
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
         self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_receipts"))
         self.index = CorrelationIndex(gateway_settings.correlation_cache_size)
         self.gate = DegradationGate(clock)

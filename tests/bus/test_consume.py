@@ -123,9 +123,9 @@ async def test_a_consumer_whose_fetches_keep_failing_is_stuck_until_the_bus_is_b
     liveness = LivenessRegistry(clock, stuck_after_s=30)
     handler = Recorder()
     consumer = await consumer_of(bus, handler, liveness)
-    bus.fetch_down = True
+    bus.fail_fetches()
     consumer.start()
-    await until(lambda: bus.failed_fetches >= 2)
+    await until(lambda: bus.failed_fetches["counter"] >= 2)
 
     clock.advance(31)
 
