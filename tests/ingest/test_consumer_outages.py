@@ -92,9 +92,11 @@ def test_a_persister_that_cannot_fetch_is_named_by_healthz_until_the_bus_is_back
         clock.advance(120)  # past bus.consumer_stuck_after_s (60 s)
         # Every other consumer completes a fetch on the moved clock within a fetch timeout.
         outage = eventually(
-            lambda: (answer := client.get("/healthz")).json().get("failing_consumers")
-            == [PERSIST_RECEIPTS]
-            and answer
+            lambda: (
+                (answer := client.get("/healthz")).json().get("failing_consumers")
+                == [PERSIST_RECEIPTS]
+                and answer
+            )
         )
         metrics = client.get("/metrics").text
 
