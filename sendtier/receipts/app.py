@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
+from controlplane.web.body_limit import read_capped
 from controlplane.web.errors import ApiError, install_error_handlers
 from controlplane.web.health import health_response
 from controlplane.web.request_metrics import RequestMetricsMiddleware
@@ -51,7 +52,7 @@ def create_receipt_gateway_app(
 
     @app.post("/v1/callbacks/{supplier}")
     async def callback(supplier: str, request: Request) -> Response:
-        body = await _read_body(request, max_body_bytes)
+        body = await read_capped(request, max_body_bytes)
         # Signatures cover the URL the supplier called, which is ours as the outside sees it.
         query = request.url.query
         url = public_url + request.url.path + (f"?{query}" if query else "")
@@ -72,17 +73,3 @@ def create_receipt_gateway_app(
 
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body larger than {limit} bytes", field="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
