@@ -235,3 +235,13 @@ def test_a_broken_schedule_is_reported_at_its_line_and_not_again_at_its_targets(
     assert _problems(broken) == [
         "alerting.yaml:39: oncall.schedules.0.layers.0.start: required, a date YYYY-MM-DD"
     ]
+
+
+def test_a_template_that_reaches_python_internals_is_refused_at_load() -> None:
+    text = OURS + 'templates:\n  text: "{{ n.__class__.__init__.__globals__ }}"\n'
+
+    problems = _problems(text)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("alerting.yaml:")
+    assert "templates.text" in problems[0] and "unsafe" in problems[0]
