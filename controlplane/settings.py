@@ -37,6 +37,10 @@ class _Strict(BaseModel):
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # The console's login cookie is Secure: browsers send it over HTTPS only, whether TLS ends
+    # here or at a proxy in front. Turn off only to use the console over plain HTTP while
+    # developing (`make run` does, on 127.0.0.1).
+    secure_cookie: bool = True
 
 
 class DatabaseSettings(_Strict):

@@ -90,7 +90,7 @@ async def login(request: Request) -> Response:
         path=HOME,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_service(request).settings.server.secure_cookie,
     )
     return answer
 
