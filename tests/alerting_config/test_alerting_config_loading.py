@@ -245,3 +245,17 @@ def test_a_template_that_reaches_python_internals_is_refused_at_load() -> None:
     assert len(problems) == 1
     assert problems[0].startswith("alerting.yaml:")
     assert "templates.text" in problems[0] and "unsafe" in problems[0]
+
+
+def test_a_malformed_webhook_url_is_refused_without_echoing_its_secret() -> None:
+    text = OURS.replace(
+        "receivers:\n",
+        "receivers:\n  - name: hook\n    webhook_configs:\n"
+        "      - url: ftp://hooks.example/T0/B0/secretpath?key=secretkey\n",
+        1,
+    )
+
+    problems = _problems(text)
+
+    assert any("webhook_configs" in problem and "http(s)" in problem for problem in problems)
+    assert not any("secret" in problem for problem in problems)
