@@ -169,6 +169,7 @@ class Stack:
     urls: dict[str, str]
     apps: dict[str, FastAPI]
     control_plane: ControlPlane
+    database_url: str
 
 
 @contextmanager
@@ -193,7 +194,7 @@ def serving_stack(database_url: str, directory: Path) -> Iterator[Stack]:
         group = ServerGroup(served)
         try:
             apps = {item.name: item.app for item in served}
-            started["stack"] = Stack(await group.start(), apps, control_plane)
+            started["stack"] = Stack(await group.start(), apps, control_plane, database_url)
             ready.set()
             await stop.wait()
         finally:
