@@ -1,4 +1,4 @@
-"""The served stack of the security tests: started once for this folder, on its own database."""
+"""The served stack of the security tests: one per test module, on a database of its own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from security_world import Stack, serving_stack
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def stack(
     new_mariadb_database: Callable[[], AbstractContextManager[str]],
     tmp_path_factory: pytest.TempPathFactory,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 # Few examples, derandomized: the same inputs every run, and the suite's time stays bounded.
 PROPERTY_SETTINGS = settings(
     max_examples=40,
-    deadline=5000,
+    deadline=10_000,
     database=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

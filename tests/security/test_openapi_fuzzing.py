@@ -49,7 +49,7 @@ def _fuzzer(
         response = case.call(base_url=base_url, headers=headers, timeout=TIMEOUT_S)
         case.validate_response(response, checks=CHECKS, headers=headers)
 
-    return fuzz  # type: ignore[no-any-return]
+    return fuzz
 
 
 @pytest.mark.parametrize("service", SERVICES)
