@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.service import ControlPlane
 from controlplane.web.responses import JsonResponse
@@ -20,7 +21,7 @@ async def healthz(request: Request) -> JsonResponse:
     return JsonResponse(body, status_code=200 if healthy else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     service: ControlPlane = request.app.state.service
     await service.persister.refresh_pending()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from controlplane.contracts import OutboundMessage
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import header_parameter, msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from sendtier.api import idempotency
 from sendtier.api.auth import current_tenant
@@ -29,6 +30,17 @@ MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 JSON: Final = "application/json"
 Tenant = Annotated[TenantSettings, Depends(current_tenant)]
 Answer = tuple[int, dict[str, Any]]
+IDEMPOTENCY_KEY = header_parameter(
+    idempotency.HEADER, "1 to 128 printable ASCII characters: retries under it send once"
+)
+SEND_BODY = {
+    **request_body({JSON: msgspec_schema(SendRequest)}),
+    "parameters": [IDEMPOTENCY_KEY],
+}
+BATCH_BODY = {
+    **request_body({JSON: msgspec_schema(BatchRequest)}),
+    "parameters": [IDEMPOTENCY_KEY],
+}
 
 
 def send_api(request: Request) -> SendApi:
@@ -46,7 +58,7 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-@router.post("/v1/messages", status_code=202)
+@router.post("/v1/messages", status_code=202, openapi_extra=SEND_BODY)
 async def send_message(request: Request, tenant: Tenant) -> Response:
     api = send_api(request)
     started = time.perf_counter()
@@ -62,7 +74,7 @@ async def send_message(request: Request, tenant: Tenant) -> Response:
         api.metrics.accept_seconds.labels("/v1/messages").observe(time.perf_counter() - started)
 
 
-@router.post("/v1/messages/batch", status_code=202)
+@router.post("/v1/messages/batch", status_code=202, openapi_extra=BATCH_BODY)
 async def send_batch(request: Request, tenant: Tenant) -> Response:
     api = send_api(request)
     started = time.perf_counter()

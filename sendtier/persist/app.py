@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
@@ -36,7 +37,7 @@ def create_persist_app(service: PersistService) -> FastAPI:
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return JsonResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
