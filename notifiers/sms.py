@@ -209,7 +209,7 @@ class SmsNotifier:
     async def _send_batch(self, notification: Notification, batch: Batch) -> NotifyResult:
         # Why this supplier: the healthiest the ranking knows for the recipients' carrier.
         log.info(
-            "sms.send group_key=%s supplier=%s recipients=%d key=%s path=%s",
+            "event=sms_send group_key=%s supplier=%s recipients=%d key=%s path=%s",
             notification.group_key,
             batch.supplier or "routing",
             len(batch.recipients),
@@ -221,7 +221,8 @@ class SmsNotifier:
             if self._direct is None or batch.path is SendPath.API:
                 return result
             log.warning(
-                "sms.send_tier_down code=%s detail=%s: sending supplier-direct",
+                "event=sms_going_direct key=%s code=%s detail=%s",
+                batch.key,
                 result.error_code,
                 result.detail,
             )
@@ -269,12 +270,12 @@ class SmsNotifier:
         try:
             answer = await self._client.send(built)
         except _UNREACHED as exc:
-            log.warning("sms.send_tier_unreachable error=%r", exc)
+            log.warning("event=sms_send_tier_unreachable key=%s error=%r", batch.key, exc)
             detail = f"send tier unreachable: {exc!r}"
             return NotifyResult(Outcome.RETRY, CHANNEL, detail, "unreached"), True
         except httpx.HTTPError as exc:
             # The request may have reached the API, and the API may have taken it.
-            log.warning("notify transport error channel=%s error=%r", CHANNEL, exc)
+            log.warning("event=sms_send_tier_answer_lost key=%s error=%r", batch.key, exc)
             detail = f"transport error: {exc!r}"
             return NotifyResult(Outcome.RETRY, CHANNEL, detail, "transport"), False
         status, body = answer.status_code, json_object(answer) or {}

@@ -136,7 +136,7 @@ class DirectSms:
                 return NotifyResult(Outcome.DELIVERED, CHANNEL, f"via {name}", reference=reference)
             if outcome.error_class is SubmitErrorClass.TIMEOUT:
                 log.warning(
-                    "sms.direct_unconfirmed supplier=%s phone=%s message_id=%s",
+                    "event=sms_direct_unconfirmed supplier=%s phone=%s message_id=%s",
                     name,
                     recipient.phone,
                     message_id,

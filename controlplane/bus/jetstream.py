@@ -234,11 +234,10 @@ class JetStreamBus:
         logger.info("event=bus_closed backend=jetstream stream=%s", self._stream)
 
     async def publish(self, subject: str, payload: bytes, *, msg_id: str | None = None) -> None:
+        real = self._real(subject)
         js = self._publishing(subject, 1)
         try:
-            await js.publish(
-                self._real(subject), payload, timeout=API_TIMEOUT, headers=_msg_id_header(msg_id)
-            )
+            await js.publish(real, payload, timeout=API_TIMEOUT, headers=_msg_id_header(msg_id))
         except Exception as exc:
             raise PublishFailed(subject, 1, (0,), maybe_held=_maybe_stored(exc)) from exc
 
@@ -247,8 +246,8 @@ class JetStreamBus:
     ) -> None:
         if msg_ids is not None and len(msg_ids) != len(payloads):
             raise ValueError(f"{len(msg_ids)} message ids for {len(payloads)} payloads")
-        js = self._publishing(subject, len(payloads))
         real = self._real(subject)
+        js = self._publishing(subject, len(payloads))
         unconfirmed: list[int] = []
         maybe_held = False
         first_error: BaseException | None = None

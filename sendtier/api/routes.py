@@ -217,7 +217,7 @@ async def _keep_owed(api: SendApi, tenant: str, key: str, owed: idempotency.Owed
     except Exception as exc:
         # The claim stays in flight (409 until it expires): the rest is not sent, nor anything
         # twice.
-        log.warning("api.idempotency_keep_failed tenant=%s key=%s error=%s", tenant, key, exc)
+        log.warning("event=idempotency_keep_failed tenant=%s key=%s error=%s", tenant, key, exc)
 
 
 async def _release(api: SendApi, tenant: str, key: str) -> None:

@@ -30,6 +30,9 @@ RETENTION: Final = timedelta(days=1)
 PURGE_EVERY: Final = timedelta(minutes=10)
 # Markers written by this process, kept in memory (newest last).
 RECENT_MARKERS: Final = 100_000
+# A store slower than this counts as failed (the call goes on in its thread): a database that
+# hangs must not hold every message, as one that is down does not.
+STORE_TIMEOUT_S: Final = 2.0
 
 
 class SubmittedMarkers:
@@ -44,20 +47,23 @@ class SubmittedMarkers:
         self._purged_at: datetime | None = None
 
     async def record(self, message_id: str, results: Sequence[SubmitResult]) -> None:
-        """Mark the message submitted, with its results so far; raises if the store failed
-        (the mark still holds in this process)."""
+        """Mark the message submitted, with its results so far; raises if the store failed or
+        timed out (the mark still holds in this process)."""
         encoded = encode_batch(list(results))
         self._recent[message_id] = encoded
         self._recent.move_to_end(message_id)
         if len(self._recent) > RECENT_MARKERS:
             self._recent.popitem(last=False)
-        await self._writes((message_id, encoded))
+        async with asyncio.timeout(STORE_TIMEOUT_S):
+            await self._writes((message_id, encoded))
 
     async def find(self, message_id: str) -> list[SubmitResult] | None:
-        """The results stored with the message's marker; None when it was never submitted."""
+        """The results stored with the message's marker; None when it was never submitted.
+        Raises when the store cannot tell (failed, or timed out)."""
         encoded = self._recent.get(message_id)
         if encoded is None:
-            encoded = await self._finds(message_id)
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                encoded = await self._finds(message_id)
         return None if encoded is None else decode_batch(SubmitResult, encoded)
 
     async def _find_many(self, message_ids: list[str]) -> list[bytes | None]:

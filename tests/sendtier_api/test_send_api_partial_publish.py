@@ -79,10 +79,10 @@ async def test_a_batch_retried_after_a_partial_publish_sends_each_message_once(
     assert sorted(ids) == sorted(m["message_id"] for m in retry.json()["messages"])
 
 
-async def test_the_retry_publishes_only_what_the_bus_did_not_confirm(sqlite_url: str) -> None:
+async def test_the_retry_publishes_only_what_the_bus_did_not_confirm(database_url: str) -> None:
     clock = ManualClock()
     bus = FlakyBus(clock, takes=30, precise=True)
-    async with serving(api_settings(sqlite_url), clock, bus=bus) as api:
+    async with serving(api_settings(database_url), clock, bus=bus) as api:
         failed = await api.client.post("/v1/messages/batch", json=batch(50), headers=keyed("b-1"))
         claim = IdempotencyKeyRepository(api.database).get("shop", "b-1")
         retry = await api.client.post("/v1/messages/batch", json=batch(50), headers=keyed("b-1"))
