@@ -36,6 +36,8 @@ ENUM_LENGTH = 16
 DEDUP_KEY_LENGTH = 64
 # Submit error classes (sendtier SubmitErrorClass) and orphan receipt reasons.
 CLASS_LENGTH = 32
+# Free text in a TEXT column: MariaDB's holds 65,535 bytes, 4 per utf8mb4 character at most.
+TEXT_CHARS = 16_383
 
 # Every table on MySQL: InnoDB, utf8mb4, and a binary collation so ids compare case-sensitively
 # as they do on SQLite ("ab" and "AB" are two message ids, not one duplicate).

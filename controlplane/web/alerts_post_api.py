@@ -12,19 +12,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from controlplane.alerting.pipeline.posted import MalformedBody, decode_alerts, to_grouped
+from controlplane.alerting.pipeline.posted import (
+    MalformedBody,
+    PostableAlert,
+    decode_alerts,
+    to_grouped,
+)
 from controlplane.auth import Principal
 from controlplane.service import ControlPlane
 from controlplane.web.body_limit import OversizedBody, read_capped
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 
 router = APIRouter()
 KIND = "alerts"  # the label of the accepted/rejected event counters
+ALERTS_BODY = request_body({"application/json": msgspec_schema(list[PostableAlert])})
 
 
-@router.post("/api/v2/alerts")
+@router.post("/api/v2/alerts", openapi_extra=ALERTS_BODY)
 async def post_alerts(
     request: Request, _: Annotated[Principal, Depends(require_scope("ingest"))]
 ) -> JsonResponse:

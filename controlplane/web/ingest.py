@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from controlplane.auth import Principal
 from controlplane.contracts import EVENT_KINDS, Receipt
@@ -14,6 +14,7 @@ from controlplane.ingest.publisher import BusUnavailable
 from controlplane.service import ControlPlane
 from controlplane.web.body_limit import OversizedBody, read_capped
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 
@@ -21,10 +22,22 @@ router = APIRouter()
 # What a client is asked to wait before retrying a batch the bus did not take.
 RETRY_AFTER_S = 5
 
+# One event, a JSON array of them, or NDJSON (one per line) of the kind the path names.
+_EVENT_SCHEMAS = [msgspec_schema(event_type) for event_type, _ in EVENT_KINDS.values()]
+EVENTS_BODY = request_body(
+    {
+        "application/json": {
+            "anyOf": [*_EVENT_SCHEMAS, *({"type": "array", "items": s} for s in _EVENT_SCHEMAS)]
+        },
+        "application/x-ndjson": {"type": "string", "description": "one JSON event per line"},
+    },
+    description="Events of the kind in the path: receipts, submits, logs or probes.",
+)
 
-@router.post("/v1/events/{kind}", status_code=202)
+
+@router.post("/v1/events/{kind}", status_code=202, openapi_extra=EVENTS_BODY)
 async def ingest_events(
-    kind: str,
+    kind: Annotated[str, Path(json_schema_extra={"enum": sorted(EVENT_KINDS)})],
     request: Request,
     _: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> JsonResponse:

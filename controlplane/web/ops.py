@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.service import ControlPlane
 from controlplane.web.health import health_response
@@ -18,7 +19,7 @@ async def healthz(request: Request) -> JsonResponse:
     return health_response(await service.health(), service.consumers)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     service: ControlPlane = request.app.state.service
     await service.persister.refresh_pending()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.health import health_response
@@ -24,7 +25,7 @@ def create_dispatch_app(dispatcher: Dispatcher) -> FastAPI:
         serving = _dispatcher(request)
         return health_response(await serving.health(), serving.consumers)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         serving = _dispatcher(request)
         await serving.refresh_metrics()

@@ -4,7 +4,9 @@ One OutboundMessage per bus message (msgspec msgpack), from the durable `dispatc
 every dispatcher replica (a work queue). Messages run as asyncio tasks, at most `max_in_flight`
 at once: the loop fetches only as many messages as it has free slots. A message is acked only
 after every attempt's SubmitResult is on the bus (at least once); one that could not be sent yet
-is left un-acked, so the bus redelivers it after `ack_wait_s`.
+is left un-acked, so the bus redelivers it after `ack_wait_s`. A supplier gets it once all the
+same: a message that a supplier took is marked submitted in the database before its results go
+out, and a redelivery finds the mark (attempts.py, submitted.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from controlplane.bus.consumer_metrics import ConsumerCollector
 from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import OutboundMessage, RoutingTable
+from controlplane.storage import Database
+from controlplane.storage.dispatch_repositories import SubmittedMarkerRepository
 from sendtier.dispatch.attempts import Disposition, MessageSender
 from sendtier.dispatch.calls import Sleep
 from sendtier.dispatch.limits import SupplierGates
@@ -30,6 +34,7 @@ from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook, table_from_settings
 from sendtier.dispatch.routing_feed import RoutingFeed
+from sendtier.dispatch.submitted import SubmittedMarkers
 from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import SupplierAdapter
@@ -44,6 +49,8 @@ FETCH_TIMEOUT_S = 0.5
 # Message ids finished recently, to ack a redelivery of a message already sent (its first ack
 # was lost, or came after ack_wait) instead of sending it twice.
 RECENT_IDS = 100_000
+# What lets a bus message be acked: its sends are over, or were over before.
+_ACKED = frozenset({Disposition.DONE, Disposition.ALREADY_SENT})
 
 _outbound_decoder = msgspec.msgpack.Decoder(OutboundMessage)
 
@@ -52,7 +59,8 @@ class Dispatcher:
     """Sends accepted messages through the supplier adapters, following the routing table.
 
     `adapters` maps each configured supplier's name to its adapter; every adapter needs a
-    SupplierSettings of the same name (for its limits and templates). `instance` names this
+    SupplierSettings of the same name (for its limits and templates). `database` (migrated by
+    the caller) keeps the submitted markers, shared by every replica. `instance` names this
     replica: its routing durable is `<instance>-routing`, so replicas must differ (each needs
     every routing table). `sleep` waits in real time; tests pass one that moves a ManualClock.
     """
@@ -63,6 +71,7 @@ class Dispatcher:
         bus: Bus,
         adapters: Mapping[str, SupplierAdapter],
         *,
+        database: Database,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -78,13 +87,14 @@ class Dispatcher:
         self.route_book = RouteBook(
             table_from_settings(settings.dispatch.default_routes, clock.now()), rng
         )
-        self._publisher = EventPublisher(bus)
+        self._publisher = EventPublisher(bus, sleep)
         self._sender = MessageSender(
             route_book=self.route_book,
             gates=SupplierGates((suppliers[name] for name in adapters), clock.monotonic()),
             adapters=adapters,
             suppliers=suppliers,
             publisher=self._publisher,
+            markers=SubmittedMarkers(SubmittedMarkerRepository(database), clock),
             metrics=self.metrics,
             clock=clock,
             sleep=sleep,
@@ -206,8 +216,8 @@ class Dispatcher:
         self._in_progress.add(message_id)
         self.metrics.in_flight.inc()
         try:
-            disposition = await self._sender.send(message)
-            if disposition is Disposition.DONE:
+            disposition = await self._sender.send(message, redelivered=delivery.attempt > 1)
+            if disposition in _ACKED:
                 await delivery.ack()
                 self._remember(message_id)
             self.metrics.message_handled(disposition.value)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.health import health_response
@@ -34,7 +35,7 @@ def create_persist_app(service: PersistService) -> FastAPI:
     async def healthz(request: Request) -> JsonResponse:
         return health_response(await service.health(), service.consumers)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -44,15 +44,17 @@ class FaultyBus(MemoryBus):
         inner = await super().subscribe(subject, durable, ack_wait=ack_wait)
         return _FaultySubscription(self, durable, inner)
 
-    async def publish(self, subject: str, payload: bytes) -> None:
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str | None = None) -> None:
         if self.publish_down:
             raise BusFault("nats: no servers available for connection")
-        await super().publish(subject, payload)
+        await super().publish(subject, payload, msg_id=msg_id)
 
-    async def publish_many(self, subject: str, payloads: Sequence[bytes]) -> None:
+    async def publish_many(
+        self, subject: str, payloads: Sequence[bytes], *, msg_ids: Sequence[str] | None = None
+    ) -> None:
         if self.publish_down:
             raise BusFault("nats: no servers available for connection")
-        await super().publish_many(subject, payloads)
+        await super().publish_many(subject, payloads, msg_ids=msg_ids)
 
     def take_fetch_fault(self, durable: str) -> bool:
         failing = durable in self._down or ANY in self._down
