@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from controlplane.web.body_limit import OversizedBody
 from controlplane.web.responses import JsonResponse
 
 # What every error body holds (more keys where they help: limits, problems, the accepted count).
@@ -53,6 +54,10 @@ def install_error_handlers(app: FastAPI) -> None:
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         body = {"error": "invalid request", "field": field, "detail": first.get("msg", "")}
         return JsonResponse(body, status_code=422)
+
+    @app.exception_handler(OversizedBody)
+    async def _oversized(_: Request, exc: OversizedBody) -> JsonResponse:
+        return JsonResponse(exc.body, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JsonResponse:

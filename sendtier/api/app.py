@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse
 from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
+from controlplane.web.body_limit import BodyLimitMiddleware
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
@@ -58,5 +59,6 @@ def create_api_app(
 
     app.include_router(routes.router)
     app.include_router(optout_routes.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=routes.MAX_BODY_BYTES)
     app.add_middleware(RequestMetricsMiddleware, metrics=api.metrics)
     return app

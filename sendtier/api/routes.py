@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from controlplane.contracts import OutboundMessage
+from controlplane.web.body_limit import OversizedBody, read_capped
 from controlplane.web.errors import ApiError
 from controlplane.web.openapi_bodies import header_parameter, msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
@@ -58,13 +59,11 @@ def send_api(request: Request) -> SendApi:
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge("body too large", None, limit_bytes=MAX_BODY_BYTES)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise BodyTooLarge("body too large", None, limit_bytes=MAX_BODY_BYTES)
-    return body
+    """The body, read as it streams: refused once past MAX_BODY_BYTES, the rest left unread."""
+    try:
+        return await read_capped(request, MAX_BODY_BYTES)
+    except OversizedBody:
+        raise BodyTooLarge("body too large", None, limit_bytes=MAX_BODY_BYTES) from None
 
 
 @router.post("/v1/messages", status_code=202, openapi_extra=SEND_BODY)

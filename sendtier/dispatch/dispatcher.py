@@ -12,7 +12,6 @@ out, and a redelivery finds the mark (attempts.py, submitted.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import OrderedDict
@@ -20,7 +19,10 @@ from collections.abc import Mapping
 
 import msgspec
 
-from controlplane.bus import SUBMIT, Bus, Delivery, Subscription
+from controlplane.bus import SUBMIT, Bus, Delivery
+from controlplane.bus.consume import Batch, Consumer, raw_payload
+from controlplane.bus.consumer_metrics import ConsumerCollector
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import OutboundMessage, RoutingTable
 from controlplane.storage import Database
@@ -98,19 +100,22 @@ class Dispatcher:
             sleep=sleep,
             callback_base_url=settings.receipts.public_url,
         )
+        # Every bus consumer of this dispatcher, for /healthz and /metrics.
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
+        self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_dispatch"))
         self._feed = RoutingFeed(
             bus,
             self.route_book,
             durable=f"{instance}-routing",
             cache_path=settings.dispatch.routing_cache_path,
             on_applied=self._routing_applied,
+            liveness=self.consumers,
         )
         self._slots = asyncio.Semaphore(settings.dispatch.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_progress: set[str] = set()
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._subscription: Subscription | None = None
-        self._consumer: asyncio.Task[None] | None = None
+        self._consumer: Consumer[bytes] | None = None
         self.metrics.routing_version.set(self.route_book.version)
 
     @property
@@ -123,12 +128,22 @@ class Dispatcher:
         self._feed.load_cache()
         self._publisher.start()
         await self._feed.start()
-        self._subscription = await self._bus.subscribe(
+        subscription = await self._bus.subscribe(
             SUBMIT, SUBMIT_DURABLE, ack_wait=self._settings.ack_wait_s
         )
-        self._consumer = asyncio.create_task(
-            self._consume(self._subscription), name="dispatch-consumer"
+        # Each message is decoded by its own task (_handle), which counts an unreadable one.
+        self._consumer = Consumer(
+            SUBMIT_DURABLE,
+            subscription,
+            raw_payload,
+            self._spawn,
+            liveness=self.consumers,
+            fetch_max=FETCH_MAX,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+            handler_settles=True,
+            credit=_FreeSlots(self._slots),
         )
+        self._consumer.start()
         logger.info(
             "event=dispatch_started routing_version=%d max_in_flight=%d",
             self.route_book.version,
@@ -142,9 +157,7 @@ class Dispatcher:
         """
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            await consumer.stop()
         if self._tasks:
             _, unfinished = await asyncio.wait(set(self._tasks), timeout=grace_s)
             for task in unfinished:
@@ -155,14 +168,11 @@ class Dispatcher:
         await self._sender.close()
         await self._feed.stop()
         await self._publisher.stop()
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            await subscription.close()
         logger.info("event=dispatch_stopped")
 
     async def health(self) -> dict[str, bool]:
-        consuming = self._consumer is not None and not self._consumer.done()
-        return {"bus": await self._bus.healthy(), "consuming": consuming}
+        # Whether its loop is alive and making progress is `consumers`' part of /healthz.
+        return {"bus": await self._bus.healthy(), "consuming": self._consumer is not None}
 
     async def refresh_metrics(self) -> None:
         """Gauges read at scrape time: the backlog of sms.submit (shared by every replica)."""
@@ -171,33 +181,12 @@ class Dispatcher:
     def _routing_applied(self, table: RoutingTable) -> None:
         self.metrics.routing_version.set(table.version)
 
-    async def _consume(self, subscription: Subscription) -> None:
-        while True:
-            await self._slots.acquire()
-            free = 1
-            # Take every free slot: under load one fetch brings a large batch.
-            while free < FETCH_MAX and not self._slots.locked():
-                await self._slots.acquire()
-                free += 1
-            try:
-                deliveries = await subscription.fetch(free, timeout=FETCH_TIMEOUT_S)
-            except asyncio.CancelledError:
-                self._release(free)
-                raise
-            except Exception as exc:
-                self._release(free)
-                logger.warning("event=dispatch_fetch_failed error=%r", exc)
-                await asyncio.sleep(FETCH_TIMEOUT_S)
-                continue
-            self._release(free - len(deliveries))
-            for delivery in deliveries:
-                task = asyncio.create_task(self._handle(delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    def _release(self, slots: int) -> None:
-        for _ in range(slots):
-            self._slots.release()
+    async def _spawn(self, batch: Batch[bytes]) -> None:
+        """A task per message, holding the slot the consumer took for it until it is done."""
+        for delivery in batch.deliveries:
+            task = asyncio.create_task(self._handle(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, delivery: Delivery) -> None:
         """Dispatch one bus message; holds one in-flight slot, released at the end."""
@@ -250,3 +239,23 @@ class Dispatcher:
         self._recent[message_id] = None
         if len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
+
+
+class _FreeSlots:
+    """The in-flight slots as the consumer's credit: each fetch asks for every free slot."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+
+    async def take(self, most: int) -> int:
+        await self._slots.acquire()
+        free = 1
+        # Take every free slot: under load one fetch brings a large batch.
+        while free < most and not self._slots.locked():
+            await self._slots.acquire()
+            free += 1
+        return free
+
+    def give_back(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()

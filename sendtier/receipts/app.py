@@ -12,7 +12,9 @@ from starlette.responses import PlainTextResponse
 from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
+from controlplane.web.body_limit import read_capped
 from controlplane.web.errors import ApiError, install_error_handlers
+from controlplane.web.health import health_response
 from controlplane.web.openapi_bodies import header_parameter, request_body
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
@@ -86,7 +88,7 @@ def create_receipt_gateway_app(
         # could not find them.
         supplier: str = Path(json_schema_extra={"enum": sorted(readers)}),
     ) -> Response:
-        body = await _read_body(request, max_body_bytes)
+        body = await read_capped(request, max_body_bytes)
         # Signatures cover the URL the supplier called, which is ours as the outside sees it.
         query = request.url.query
         url = public_url + request.url.path + (f"?{query}" if query else "")
@@ -98,10 +100,7 @@ def create_receipt_gateway_app(
 
     @app.get("/healthz")
     async def healthz() -> JsonResponse:
-        checks = await service.health()
-        healthy = all(checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
-        return JsonResponse(body, status_code=200 if healthy else 503)
+        return health_response(await service.health(), service.consumers)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
@@ -110,17 +109,3 @@ def create_receipt_gateway_app(
 
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body larger than {limit} bytes", field="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
