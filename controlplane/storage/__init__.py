@@ -2,6 +2,7 @@
 
 # Every model module is imported here so Base.metadata always holds every table.
 from controlplane.storage import api_models as api_models
+from controlplane.storage import dispatch_models as dispatch_models
 from controlplane.storage.action_models import DegradationVersionRow, RoutingVersionRow
 from controlplane.storage.alerting_models import NotificationLogRow, SilenceRow
 from controlplane.storage.alerts import AlertEvent, AlertRepository, StoredAlert

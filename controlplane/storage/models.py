@@ -39,6 +39,8 @@ DEDUP_KEY_LENGTH = 64
 CLASS_LENGTH = 32
 # Names of bus durables (the receipt gateway's holder name is its index durable).
 DURABLE_LENGTH = 64
+# Free text in a TEXT column: MariaDB's holds 65,535 bytes, 4 per utf8mb4 character at most.
+TEXT_CHARS = 16_383
 
 # Every table on MySQL: InnoDB, utf8mb4, and a binary collation so ids compare case-sensitively
 # as they do on SQLite ("ab" and "AB" are two message ids, not one duplicate).

@@ -22,6 +22,7 @@ from controlplane.web import (
     routing_api,
     rules_api,
 )
+from controlplane.web.body_limit import BodyLimitMiddleware
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 
@@ -67,5 +68,7 @@ def create_app(service: ControlPlane) -> FastAPI:
         app.include_router(silences_api.router)
         app.include_router(ack_api.router)
         app.include_router(alerts_post_api.router)
+    # The largest body any route takes; routes cap theirs lower (console forms, ack bodies).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=service.settings.ingest.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Mapping
 
 from controlplane.bus import SUBMITTED, Bus
+from controlplane.bus.consumer_metrics import ConsumerCollector
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.storage import (
     Database,
@@ -56,6 +58,8 @@ class ReceiptGatewayService:
         self.database = database
         self._clock = clock
         self.metrics = GatewayMetrics()
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
+        self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_receipts"))
         self.index = CorrelationIndex(gateway_settings.correlation_cache_size)
         self.gate = DegradationGate(clock)
         taken_reports = TakenReportRepository(database)
@@ -92,10 +96,18 @@ class ReceiptGatewayService:
             metrics=self.metrics,
         )
         self.feed = SubmittedFeed(
-            bus, self.index, gateway_settings.index_durable, settings.bus.ack_wait_s
+            bus,
+            self.index,
+            gateway_settings.index_durable,
+            settings.bus.ack_wait_s,
+            self.consumers,
         )
         self.policy_feed = DegradationFeed(
-            bus, self.gate, gateway_settings.degradation_durable, settings.bus.ack_wait_s
+            bus,
+            self.gate,
+            gateway_settings.degradation_durable,
+            settings.bus.ack_wait_s,
+            self.consumers,
         )
         self._sweep_interval_s = min(MAX_SWEEP_INTERVAL_S, gateway_settings.correlation_retry_s / 5)
         self._sweeper: asyncio.Task[None] | None = None

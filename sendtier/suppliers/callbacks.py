@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 import orjson
 
+from controlplane.contracts import NESTED_TOO_DEEPLY
 from sendtier.suppliers.base import CallbackReply
 from sendtier.suppliers.signing import same_signature
 
@@ -66,6 +67,8 @@ def decode_json_array(body: bytes, item_type: type[ItemT]) -> list[ItemT]:
     except msgspec.DecodeError as exc:
         # msgspec names the path, e.g. "Object missing required field `sid` - at `$[0]`".
         raise ValueError(f"body: {exc}") from exc
+    except RecursionError:  # msgspec's limit, e.g. on an unknown field holding [[[[...]]]]
+        raise ValueError(f"body: {NESTED_TOO_DEEPLY}") from None
 
 
 def local_time(value: str | None, field: str, tz: timezone = CHINA_TZ) -> datetime | None:
@@ -76,7 +79,7 @@ def local_time(value: str | None, field: str, tz: timezone = CHINA_TZ) -> dateti
         naive = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise ValueError(f"{field}: not YYYY-MM-DD HH:MM:SS: {value!r}") from None
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    return _utc(naive, tz, field, value)
 
 
 def compact_time(value: str | None, field: str, tz: timezone) -> datetime | None:
@@ -91,7 +94,14 @@ def compact_time(value: str | None, field: str, tz: timezone) -> datetime | None
         naive = datetime.strptime(text, layout)
     except ValueError:
         raise ValueError(f"{field}: not a valid date: {value!r}") from None
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    return _utc(naive, tz, field, value)
+
+
+def _utc(naive: datetime, tz: timezone, field: str, value: str) -> datetime:
+    try:
+        return naive.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC falls before datetime.min
+        raise ValueError(f"{field}: out of range: {value!r}") from None
 
 
 class TokenCheck:

@@ -22,7 +22,9 @@ from controlplane.alerting.escalation.acks import (
 from controlplane.alerting.escalation.links import AckLinks, LinkRefused
 from controlplane.alerting.escalation.redial import CallEnded
 from controlplane.auth import Principal
+from controlplane.contracts import NESTED_TOO_DEEPLY
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 from notifiers.voice import FINAL_STATUS
@@ -48,6 +50,17 @@ class VoiceCallReport(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _voice_reports = msgspec.json.Decoder(list[VoiceCallReport])
+VOICE_BODY = request_body({"application/json": msgspec_schema(list[VoiceCallReport])})
+# Optional: the CLI and the console say who they are; an empty body means `api`.
+ACK_BODY = request_body(
+    {
+        "application/json": {
+            "type": "object",
+            "properties": {"via": {"enum": list(VIA_CHOICES), "default": "api"}},
+        }
+    },
+    required=False,
+)
 
 
 def _acks(request: Request) -> Acknowledgements:
@@ -81,7 +94,7 @@ async def _via(request: Request) -> Via:
     return result
 
 
-@router.post("/v1/alerts/{fingerprint}/ack")
+@router.post("/v1/alerts/{fingerprint}/ack", openapi_extra=ACK_BODY)
 async def ack_alert(request: Request, fingerprint: str, principal: Operator) -> JsonResponse:
     via = await _via(request)
     try:
@@ -91,7 +104,7 @@ async def ack_alert(request: Request, fingerprint: str, principal: Operator) -> 
     return JsonResponse(_result_json(result))
 
 
-@router.post("/v1/groups/{group_key:path}/ack")
+@router.post("/v1/groups/{group_key:path}/ack", openapi_extra=ACK_BODY)
 async def ack_group(request: Request, group_key: str, principal: Operator) -> JsonResponse:
     via = await _via(request)
     try:
@@ -119,7 +132,7 @@ async def ack_by_link(request: Request, g: str = "", exp: str = "", sig: str = "
     return HTMLResponse(page)
 
 
-@router.post("/v1/callbacks/voice")
+@router.post("/v1/callbacks/voice", openapi_extra=VOICE_BODY)
 async def voice_callback(request: Request) -> JsonResponse:
     """Dyvms receipt push: a `300000` record with dtmf `1` acknowledges the call's group; a
     final record (VoiceReport) goes into the group's history and may schedule a redial."""
@@ -129,6 +142,8 @@ async def voice_callback(request: Request) -> JsonResponse:
         raise ApiError(400, f"not a list of voice reports: {exc}", field="body", code=1) from None
     except msgspec.DecodeError:
         raise ApiError(400, "body must be a JSON array", field="body", code=1) from None
+    except RecursionError:  # an unknown field holding [[[[...]]]]: msgspec's limit on nesting
+        raise ApiError(400, NESTED_TOO_DEEPLY, field="body", code=1) from None
     acks = _acks(request)
     for report in reports:
         status_code = str(report.status_code)
