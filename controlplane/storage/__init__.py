@@ -22,6 +22,7 @@ from controlplane.storage.repositories import (
     SubmitResultRepository,
     SupplierLogRepository,
 )
+from controlplane.storage.taken_reports import HeldReport, TakenReport, TakenReportRepository
 
 __all__ = [
     "AlertEvent",
@@ -31,6 +32,7 @@ __all__ = [
     "EscalationAlertRow",
     "EscalationRow",
     "EscalationStepRow",
+    "HeldReport",
     "MessageRepository",
     "NotificationLogRow",
     "OrphanReceipt",
@@ -43,5 +45,7 @@ __all__ = [
     "StoredMessage",
     "SubmitResultRepository",
     "SupplierLogRepository",
+    "TakenReport",
+    "TakenReportRepository",
     "VoiceCallRow",
 ]

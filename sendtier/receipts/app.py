@@ -63,7 +63,7 @@ def create_receipt_gateway_app(
     """The gateway app; `readers` maps configured supplier names to their dialect's reader.
 
     The bus must be started and the database migrated by the caller; the app's lifespan runs
-    the gateway (index feed, retry sweeps) and, on shutdown, settles the reports it holds.
+    the gateway (index feed, sweeps of held reports, replay-memory purges).
     """
     service = ReceiptGatewayService(settings, bus, database, readers, clock)
     public_url = settings.receipts.public_url.rstrip("/")
@@ -93,7 +93,8 @@ def create_receipt_gateway_app(
         query = request.url.query
         url = public_url + request.url.path + (f"?{query}" if query else "")
         try:
-            reply = await service.gateway.handle_push(supplier, url, request.headers, body)
+            client = request.client.host if request.client is not None else None
+            reply = await service.gateway.handle_push(supplier, url, request.headers, body, client)
         except UnknownSupplier:
             raise ApiError(404, f"unknown supplier {supplier!r}", field="supplier") from None
         return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)

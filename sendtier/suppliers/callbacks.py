@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final, TypeVar
@@ -13,6 +12,7 @@ import orjson
 
 from controlplane.contracts import NESTED_TOO_DEEPLY
 from sendtier.suppliers.base import CallbackReply
+from sendtier.suppliers.signing import same_signature
 
 # Chinese suppliers write push times in Beijing time without a zone (SUPPLIERS.md, header).
 CHINA_TZ: Final = timezone(timedelta(hours=8), "UTC+08:00")
@@ -105,20 +105,22 @@ def _utc(naive: datetime, tz: timezone, field: str, value: str) -> datetime:
 
 
 class TokenCheck:
-    """Verifies a shared token in the callback URL; with no token configured, accepts any push.
+    """Verifies a shared token in the callback URL, for dialects whose pushes carry no signature.
 
-    For dialects whose pushes carry no documented signature (Alibaba, Tencent): the token is put
-    in the callback URL configured at the supplier, so only the supplier knows the full URL.
+    For Alibaba and Tencent: the token is put in the callback URL configured at the supplier, so
+    only the supplier knows the full URL. None: the supplier is known by the address it pushes
+    from instead (callback_allowed_ips, which the gateway checks); the registry builds no reader
+    with neither.
     """
 
     def __init__(self, token: str | None) -> None:
-        self._token = token.encode() if token else None
+        self._token = token or None
 
     def verify(self, url: str) -> bool:
         if self._token is None:
             return True
         given = query_params(url).get(CALLBACK_TOKEN_PARAM)
-        return given is not None and hmac.compare_digest(given.encode(), self._token)
+        return given is not None and same_signature(self._token, given)
 
 
 def json_reply(status_code: int, payload: Mapping[str, object]) -> CallbackReply:

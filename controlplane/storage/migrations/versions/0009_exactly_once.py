@@ -2,7 +2,7 @@
 still to publish after the bus took only some of it.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-26
 
 Written by hand to match dispatch_models.py and api_models.py, with the types spelled out
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import mysql
 from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
