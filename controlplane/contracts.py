@@ -89,6 +89,33 @@ class SupplierLog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     at: UtcTime
     fields: dict[str, Any] = msgspec.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Storage keeps `fields` as JSON, which MariaDB refuses past ~30 levels: a deeper line
+        # accepted here could never be written, and would hold up every line after it.
+        if _nesting(self.fields) > MAX_FIELDS_NESTING:
+            raise ValueError(f"fields: nested deeper than {MAX_FIELDS_NESTING} levels")
+
+
+MAX_FIELDS_NESTING: Final = 16
+
+
+def _nesting(value: Any) -> int:
+    """How many containers deep `value` is (a flat dict is 1), without recursing."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_FIELDS_NESTING:  # deep enough to refuse: no need to look further
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
 
 class ProbeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One run of one synthetic check."""
@@ -180,13 +207,17 @@ class ContractError(ValueError):
         self.index = index
 
 
+# What a body nested past the decoder's recursion limit gets told.
+NESTED_TOO_DEEPLY: Final = "JSON nested too deeply"
 _AT_PATH = re.compile(r"- at `\$(?:\[(\d+)\])?\.?([^`]*)`")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN = re.compile(r"unknown field `([^`]+)`")
 
 
-def contract_error(exc: msgspec.MsgspecError) -> ContractError:
+def contract_error(exc: msgspec.MsgspecError | RecursionError) -> ContractError:
     """Turn msgspec's message into one that names the field (`$.a.b` → `a.b`)."""
+    if isinstance(exc, RecursionError):  # msgspec's limit on nesting: no path to name
+        return ContractError(NESTED_TOO_DEEPLY, None)
     text = str(exc)
     field = None
     index = None
@@ -218,7 +249,7 @@ def decode_json(kind: type[EventT], data: bytes) -> EventT:
     """Decode one JSON event; raises ContractError naming the field."""
     try:
         return _json_decoders[kind].decode(data)  # type: ignore[no-any-return]
-    except msgspec.MsgspecError as exc:
+    except (msgspec.MsgspecError, RecursionError) as exc:
         raise contract_error(exc) from None
 
 
@@ -226,7 +257,7 @@ def decode_json_list(kind: type[EventT], data: bytes) -> list[EventT]:
     """Decode a JSON array of events in one pass; raises ContractError naming the field."""
     try:
         return _json_list_decoders[kind].decode(data)  # type: ignore[no-any-return]
-    except msgspec.MsgspecError as exc:
+    except (msgspec.MsgspecError, RecursionError) as exc:
         raise contract_error(exc) from None
 
 

@@ -17,6 +17,8 @@ from controlplane.actions.rule_resume import resume_rule_actions
 from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.auth import TokenSetup, build_tokens
 from controlplane.bus import Bus, make_bus
+from controlplane.bus.consumer_metrics import ConsumerCollector
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import EVENT_KINDS
 from controlplane.engine.promql import RuleEvaluationMetrics
@@ -61,6 +63,9 @@ class ControlPlane:
         self.settings = settings
         self.clock = clock
         self.metrics = ControlPlaneMetrics()
+        # Every bus consumer of this process: /healthz and /metrics report each one's state.
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
+        self.metrics.registry.register(ConsumerCollector(self.consumers, "smsctl"))
         self.tokens: TokenSetup = build_tokens(settings.auth, environ)
         self.database = Database(settings.database.url)
         self._owns_bus = bus is None
@@ -85,7 +90,9 @@ class ControlPlane:
         self.alerts = AlertRepository(self.database)
         # A broken alerting.yaml raises ConfigError here, so start-up stops with file:line.
         self.alerting: Alerting | None = (
-            build_alerting(settings.alerting, self.database, clock, bus=self.bus)
+            build_alerting(
+                settings.alerting, self.database, clock, bus=self.bus, liveness=self.consumers
+            )
             if sink is None
             else None
         )
@@ -95,7 +102,12 @@ class ControlPlane:
         # Rule actions (cut-over, degradation) run once their notices have reached alerting.
         self.actions_sink = ActingAlertSink(sink or LoggingAlertSink())
         self.cutover = CutoverService(
-            settings.cutover, self.database, self.bus, self.actions_sink.downstream, clock
+            settings.cutover,
+            self.database,
+            self.bus,
+            self.actions_sink.downstream,
+            clock,
+            self.consumers,
         )
         self.actions_sink.register("cutover", self.cutover)
         self.metrics.registry.register(CutoverCollector(self.cutover, clock))
@@ -110,6 +122,7 @@ class ControlPlane:
                 settings.ingest.persist_enabled, self.metrics.registry, sendtier_persist
             ),
             clock=clock,
+            liveness=self.consumers,
         )
         self.actions_sink.register("degrade", self.degradation)
         self.rules = RuleEngine(
@@ -120,6 +133,7 @@ class ControlPlane:
             self.actions_sink,
             RuleEvaluationMetrics(self.metrics.registry),
             clock,
+            self.consumers,
         )
         self.metrics.registry.register(RecordedSeriesCollector(lambda: self.rules.evaluator))
         self.metrics.registry.register(WindowStatsCollector(self.rules.store))
@@ -130,6 +144,7 @@ class ControlPlane:
             batch_events=settings.ingest.persist_batch,
             chunk_events=settings.ingest.bus_chunk_events,
             ack_wait_s=settings.bus.ack_wait_s,
+            liveness=self.consumers,
         )
 
     async def start(self) -> None:

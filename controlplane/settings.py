@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from controlplane.actions.cutover_settings import CutoverSettings
+from controlplane.bus.liveness import STUCK_AFTER_S
 from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml
 
 ENV_PREFIX = "SMSCTL_"
@@ -38,6 +39,10 @@ class _Strict(BaseModel):
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # The console's login cookie is Secure: browsers send it over HTTPS only, whether TLS ends
+    # here or at a proxy in front. Turn off only to use the console over plain HTTP while
+    # developing (`make run` does, on 127.0.0.1).
+    secure_cookie: bool = True
 
 
 class DatabaseSettings(_Strict):
@@ -50,6 +55,8 @@ class BusSettings(_Strict):
     stream: str = Field("SMSCTL", pattern=r"^[A-Za-z0-9_-]+$")
     namespace: str = Field("smsctl", pattern=r"^[A-Za-z0-9_-]+$")
     ack_wait_s: float = Field(30.0, gt=0)
+    # A consumer that completes no fetch for this long is `stuck` on /healthz (503).
+    consumer_stuck_after_s: float = Field(STUCK_AFTER_S, gt=0)
 
 
 class IngestSettings(_Strict):

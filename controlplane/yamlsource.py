@@ -65,15 +65,79 @@ class YamlDocument:
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
-    """Parse one YAML document; a syntax error becomes a ConfigError with its line."""
+    """Parse one YAML document; a syntax error becomes a ConfigError with its line.
+
+    So are the shapes no config has and the loaders could not walk: nesting deeper than
+    MAX_NESTING, and an alias inside the node it names (`&a [*a]`, a structure holding itself).
+    """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _node_and_data(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError([ConfigProblem(file, line, "", f"invalid YAML: {exc.problem}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: character U+{code:04X} is not allowed"
+        raise ConfigError([ConfigProblem(file, line, "", message)]) from None
+    except RecursionError:  # the composer's own recursion, before any mark is known
+        raise ConfigError([ConfigProblem(file, None, "", TOO_DEEP)]) from None
     return YamlDocument(file=file, data=data, root=root)
+
+
+def _node_and_data(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+    """Parsed once: the node tree locates keys, and the data is built from that same tree."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_shape(root, file)
+        return root, loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+# Configs nest a dozen levels at most; the loaders walk route trees recursively.
+MAX_NESTING = 64
+TOO_DEEP = f"invalid YAML: nested deeper than {MAX_NESTING} levels"
+
+
+def _check_shape(root: yaml.Node, file: str) -> None:
+    """ConfigError for a node nested past MAX_NESTING or holding itself through an alias.
+
+    Depth-first without recursion; nodes shared through aliases are walked once, so a
+    "billion laughs" document costs its size, not its expansion.
+    """
+    finished: set[int] = set()
+    on_path: set[int] = {id(root)}
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            on_path.discard(id(node))
+            finished.add(id(node))
+            continue
+        line = child.start_mark.line + 1
+        if id(child) in on_path:
+            raise ConfigError([ConfigProblem(file, line, "", "an alias inside what it names")])
+        if id(child) in finished:
+            continue
+        if len(stack) >= MAX_NESTING:
+            raise ConfigError([ConfigProblem(file, line, "", TOO_DEEP)])
+        on_path.add(id(child))
+        stack.append((child, iter(_children(child))))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def load_yaml(path: Path) -> YamlDocument:
@@ -83,4 +147,7 @@ def load_yaml(path: Path) -> YamlDocument:
         raise ConfigError(
             [ConfigProblem(str(path), None, "", f"cannot read: {exc.strerror}")]
         ) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([ConfigProblem(str(path), line, "", "not UTF-8 text")]) from None
     return parse_yaml(text, str(path))

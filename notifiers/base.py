@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,10 @@ class Notification:
     console_url: str | None = None
     severity: str = ""
     is_test: bool = False
+    # Names this notification, not its content: its retries and fallbacks (copies made with
+    # dataclasses.replace) keep it, a notification built later (a repeat) gets its own. A
+    # channel that can make a send idempotent (the send API's Idempotency-Key) derives it so.
+    notification_id: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,29 @@
 """Alert SMS through the bundled send tier's API (pinned to the healthiest supplier), or
-supplier-direct when the send tier is down: template `alert`, tenant `alerts`."""
+supplier-direct when the send tier is down: template `alert`, tenant `alerts`.
+
+Nothing is sent twice for it. A notification's requests are planned on its first try and kept:
+every retry sends the same body under the same Idempotency-Key (from the notification's id and
+the batch's numbers), so the send API answers a retry with the first try's messages, or sends
+only what the first left unpublished. Each batch keeps to one path once it may have sent:
+
+- supplier-direct only while no try can have reached the send tier's bus: the connection could
+  not be made (the request never left), or the API answered 503 with `"sent": "none"`;
+- an answer that may hide an accepted send (a timeout, a connection lost after the request
+  was written, any other 5xx, 409: the first try still in flight) closes the direct path for
+  the batch: it is retried through the API, under its key;
+- once a batch went direct, its retries go direct too (sms_direct.py remembers who was sent to).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from enum import Enum
+from typing import Any, Final, Protocol
 
 import httpx
 import orjson
@@ -17,7 +33,7 @@ from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.cut import cut_utf8
 from notifiers.sms_direct import DirectSms, Recipient
 from notifiers.templates import Templates, default_templates
-from notifiers.transport import json_object, new_client, request, retry_after_s
+from notifiers.transport import json_object, new_client, retry_after_s
 from sendtier.carriers import carrier_of
 
 log = logging.getLogger(__name__)
@@ -29,6 +45,10 @@ ALERT_TEMPLATE: Final = "alert"  # the send tier template alert SMS use: "[{seve
 ALERT_PARAMS: Final = ("severity", "summary")  # what `params` fills in
 API_ATTEMPTS: Final = 2
 API_RETRY_DELAY_S: Final = 0.5
+# Notifications whose planned requests are kept for their retries, newest last.
+REMEMBERED_NOTIFICATIONS: Final = 10_000
+# Failures that happen before a request leaves: the send tier cannot have taken it.
+_UNREACHED: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -52,6 +72,33 @@ class SmsConfig:
     template_id: str = ALERT_TEMPLATE
 
 
+class SendPath(Enum):
+    """Which way a batch may still go."""
+
+    EITHER = "either"  # nothing of it can have been sent yet
+    API = "api"  # a try may have reached the send tier: only through it, under its key
+    DIRECT = "direct"  # it went supplier-direct: only that way again
+
+
+@dataclass
+class Batch:
+    """One request of a notification, the same on every try: recipients, body and key."""
+
+    supplier: str | None
+    recipients: list[Recipient]
+    content: bytes
+    key: str
+    path: SendPath = SendPath.EITHER
+
+
+def idempotency_key(notification_id: str, phones: Sequence[str]) -> str:
+    """The Idempotency-Key of a notification's batch to `phones`."""
+    digest = hashlib.sha256(notification_id.encode())
+    for phone in sorted(phones):
+        digest.update(b"\0" + phone.encode())
+    return f"alert-{digest.hexdigest()[:40]}"
+
+
 def _recipient(phone: str) -> Recipient:
     """The number in E.164 (a bare mainland number is read as +86) with its carrier."""
     try:
@@ -68,8 +115,9 @@ class SmsNotifier:
 
     With a `ranking`, each recipient's carrier picks the healthiest supplier and the batch is
     pinned to it (the send API honours `supplier` like a pin), so alert SMS never ride on a
-    supplier the routing table ejected. With `direct`, a send tier that stays down (no
-    connection, 5xx) after `API_ATTEMPTS` is bypassed: the supplier adapters submit directly.
+    supplier the routing table ejected. With `direct`, a send tier that provably took nothing
+    (no connection, or 503 with nothing sent) after `API_ATTEMPTS` is bypassed: the supplier
+    adapters submit directly (see the module's docstring for when that is safe).
     A pinned message gets no second supplier inside the send tier; the pin is still the better
     bet, as it keeps alert SMS off a supplier that the ranking has seen failing.
     """
@@ -91,6 +139,8 @@ class SmsNotifier:
         self._ranking = ranking
         self._direct = direct
         self._sleep = sleep
+        # (notification id, recipients) → its batches, planned on the first try.
+        self._planned: OrderedDict[tuple[str, tuple[str, ...]], list[Batch]] = OrderedDict()
 
     @property
     def channel(self) -> str:
@@ -126,38 +176,61 @@ class SmsNotifier:
     async def send(self, notification: Notification) -> NotifyResult:
         if not notification.recipients:
             return NotifyResult(Outcome.FAILED, CHANNEL, "no recipients", "no_recipients")
+        results = [
+            await self._send_batch(notification, batch) for batch in self._batches(notification)
+        ]
+        return results[0] if len(results) == 1 else _merged(results)
+
+    def _batches(self, notification: Notification) -> list[Batch]:
+        """The notification's requests: planned on its first try, the same on every retry."""
+        planned_as = (notification.notification_id, tuple(notification.recipients))
+        batches = self._planned.get(planned_as)
+        if batches is None:
+            batches = self._planned[planned_as] = self._plan(notification)
+            if len(self._planned) > REMEMBERED_NOTIFICATIONS:
+                self._planned.popitem(last=False)
+        return batches
+
+    def _plan(self, notification: Notification) -> list[Batch]:
+        """One batch per chosen supplier."""
         recipients_by_supplier: dict[str | None, list[Recipient]] = {}
         for phone in notification.recipients:
             recipient = _recipient(phone)
             supplier = self.supplier_for(recipient.carrier)
             recipients_by_supplier.setdefault(supplier, []).append(recipient)
-        results = [
-            await self._send_pinned(notification, supplier, recipients)
-            for supplier, recipients in recipients_by_supplier.items()
-        ]
-        return results[0] if len(results) == 1 else _merged(results)
+        batches = []
+        for supplier, recipients in recipients_by_supplier.items():
+            phones = [r.phone for r in recipients]
+            content = orjson.dumps(self.body(notification, phones, supplier))
+            key = idempotency_key(notification.notification_id, phones)
+            batches.append(Batch(supplier, recipients, content, key))
+        return batches
 
-    async def _send_pinned(
-        self, notification: Notification, supplier: str | None, recipients: list[Recipient]
-    ) -> NotifyResult:
+    async def _send_batch(self, notification: Notification, batch: Batch) -> NotifyResult:
         # Why this supplier: the healthiest the ranking knows for the recipients' carrier.
         log.info(
-            "sms.send group_key=%s supplier=%s recipients=%d",
+            "event=sms_send group_key=%s supplier=%s recipients=%d key=%s path=%s",
             notification.group_key,
-            supplier or "routing",
-            len(recipients),
+            batch.supplier or "routing",
+            len(batch.recipients),
+            batch.key,
+            batch.path.value,
         )
-        body = self.body(notification, [r.phone for r in recipients], supplier)
-        result = await self._via_api(orjson.dumps(body))
-        if self._direct is None or not _send_tier_down(result):
-            return result
-        log.warning(
-            "sms.send_tier_down code=%s detail=%s: sending supplier-direct",
-            result.error_code,
-            result.detail,
-        )
-        order = {r.carrier: self._direct_order(self._direct, r.carrier) for r in recipients}
-        return await self._direct.send(recipients, self.params(notification), order)
+        if batch.path is not SendPath.DIRECT:
+            result = await self._via_api(batch)
+            if self._direct is None or batch.path is SendPath.API:
+                return result
+            log.warning(
+                "event=sms_going_direct key=%s code=%s detail=%s",
+                batch.key,
+                result.error_code,
+                result.detail,
+            )
+        assert self._direct is not None
+        batch.path = SendPath.DIRECT
+        order = {r.carrier: self._direct_order(self._direct, r.carrier) for r in batch.recipients}
+        params = self.params(notification)
+        return await self._direct.send(batch.recipients, params, order, batch.key)
 
     def _direct_order(self, direct: DirectSms, carrier: str) -> list[str]:
         """Suppliers to try directly: the ranking's, else the configured ones not kept out."""
@@ -169,49 +242,44 @@ class SmsNotifier:
         excluded = self._ranking.excluded(carrier)
         return [name for name in direct.suppliers if name not in excluded]
 
-    async def _via_api(self, content: bytes) -> NotifyResult:
-        """POST the batch; a send tier that looks down is tried again once, shortly."""
-        result = await self._post(content)
-        if self._direct is not None and _send_tier_down(result):
-            for _ in range(API_ATTEMPTS - 1):
+    async def _via_api(self, batch: Batch) -> NotifyResult:
+        """POST the batch; a send tier that provably took nothing is tried again once, shortly
+        (when there is a direct path to fall back on). Marks the batch API-only the moment a
+        try may have been taken."""
+        for attempt in range(API_ATTEMPTS if self._direct is not None else 1):
+            if attempt:
                 await self._sleep(API_RETRY_DELAY_S)
-                result = await self._post(content)
-                if not _send_tier_down(result):
-                    break
+            result, took_nothing = await self._post(batch)
+            if not took_nothing:
+                batch.path = SendPath.API
+                break
         return result
 
-    async def _post(self, content: bytes) -> NotifyResult:
-        answer = await request(
-            self._client,
-            CHANNEL,
+    async def _post(self, batch: Batch) -> tuple[NotifyResult, bool]:
+        """The send API's answer as a result, and whether it proves nothing was taken."""
+        built = self._client.build_request(
             "POST",
             f"{self.config.api_url}/v1/messages/batch",
-            content=content,
+            content=batch.content,
             headers={
                 "Authorization": f"Bearer {self.config.token}",
                 "Content-Type": "application/json",
+                "Idempotency-Key": batch.key,
             },
         )
-        if isinstance(answer, NotifyResult):
-            return answer
+        try:
+            answer = await self._client.send(built)
+        except _UNREACHED as exc:
+            log.warning("event=sms_send_tier_unreachable key=%s error=%r", batch.key, exc)
+            detail = f"send tier unreachable: {exc!r}"
+            return NotifyResult(Outcome.RETRY, CHANNEL, detail, "unreached"), True
+        except httpx.HTTPError as exc:
+            # The request may have reached the API, and the API may have taken it.
+            log.warning("event=sms_send_tier_answer_lost key=%s error=%r", batch.key, exc)
+            detail = f"transport error: {exc!r}"
+            return NotifyResult(Outcome.RETRY, CHANNEL, detail, "transport"), False
         status, body = answer.status_code, json_object(answer) or {}
-        if status == 202:
-            messages = body.get("messages") or []
-            rejected = body.get("rejected") or []
-            ids = ",".join(str(m.get("message_id")) for m in messages if isinstance(m, dict))
-            detail = f"accepted {len(messages)}, rejected {len(rejected)}"
-            if not messages:
-                log.warning("sms all recipients rejected rejected=%s", rejected)
-                return NotifyResult(Outcome.FAILED, CHANNEL, detail, "rejected")
-            return NotifyResult(Outcome.DELIVERED, CHANNEL, detail, reference=ids)
-        detail = f"HTTP {status}: {body.get('error', '')} (field {body.get('field')})"
-        if status == 429 or status >= 500:
-            wait = retry_after_s(answer)
-            if wait is None and isinstance(body.get("retry_after_s"), int | float):
-                wait = float(body["retry_after_s"])
-            return NotifyResult(Outcome.RETRY, CHANNEL, detail, str(status), wait)
-        log.warning("sms refused status=%d detail=%s", status, detail)
-        return NotifyResult(Outcome.FAILED, CHANNEL, detail, str(status))
+        return _result(answer, status, body), status == 503 and body.get("sent") == "none"
 
     async def aclose(self) -> None:
         # `direct` is shared by every SMS channel: whoever built it closes it.
@@ -219,10 +287,26 @@ class SmsNotifier:
             await self._client.aclose()
 
 
-def _send_tier_down(result: NotifyResult) -> bool:
-    """No connection or a 5xx: the send tier cannot take it (429 is its rate limit: it is up)."""
-    code = result.error_code or ""
-    return result.outcome is Outcome.RETRY and (code == "transport" or code.startswith("5"))
+def _result(answer: httpx.Response, status: int, body: dict[str, Any]) -> NotifyResult:
+    """What the send API's answer to a batch means for the notification."""
+    if status == 202:
+        messages = body.get("messages") or []
+        rejected = body.get("rejected") or []
+        ids = ",".join(str(m.get("message_id")) for m in messages if isinstance(m, dict))
+        detail = f"accepted {len(messages)}, rejected {len(rejected)}"
+        if not messages:
+            log.warning("sms all recipients rejected rejected=%s", rejected)
+            return NotifyResult(Outcome.FAILED, CHANNEL, detail, "rejected")
+        return NotifyResult(Outcome.DELIVERED, CHANNEL, detail, reference=ids)
+    detail = f"HTTP {status}: {body.get('error', '')} (field {body.get('field')})"
+    # 409: the first try under this key is still being answered; ask again shortly.
+    if status in (409, 429) or status >= 500:
+        wait = retry_after_s(answer)
+        if wait is None and isinstance(body.get("retry_after_s"), int | float):
+            wait = float(body["retry_after_s"])
+        return NotifyResult(Outcome.RETRY, CHANNEL, detail, str(status), wait)
+    log.warning("sms refused status=%d detail=%s", status, detail)
+    return NotifyResult(Outcome.FAILED, CHANNEL, detail, str(status))
 
 
 def _merged(results: Sequence[NotifyResult]) -> NotifyResult:

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifiers.base import AlertSummary, Notification
+from notifiers.markdown import escape_markdown
 
 # `markdown`: DingTalk and WeCom markdown; `text`: plain text (WeCom text, WeCom app); `title`:
 # the chat-list line; `speech`: what a voice call reads out; `sms`: the alert SMS `summary`.
@@ -43,6 +45,10 @@ DEFAULT_TEMPLATES: Final[dict[str, str]] = {
     ),
     "sms": "{% if n.is_test %}[TEST] {% endif %}{{ summary }} ({{ n.alerts | length }})",
 }
+
+
+# Rendered into DingTalk/WeCom markdown: their values are escaped.
+MARKDOWN_TEMPLATES: Final = frozenset({"markdown"})
 
 
 def summary_of(notification: Notification) -> str:
@@ -93,13 +99,24 @@ def template_problem(name: str, source: str) -> str | None:
 
 
 class Templates:
-    """The default templates with `overrides` (name → Jinja2 source) on top, compiled once."""
+    """The default templates with `overrides` (name → Jinja2 source) on top, compiled once.
+
+    Templates run in Jinja's sandbox: an override cannot reach Python internals (a
+    `__class__`, a method that changes state). In the markdown template every `{{ … }}` value is
+    escaped for markdown (notifiers/markdown.py); markup belongs in the template text itself.
+    """
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         sources = {**DEFAULT_TEMPLATES, **(overrides or {})}
         # StrictUndefined: a typo in an override fails at the first render, not silently empty.
-        environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        self._compiled = {name: environment.from_string(src) for name, src in sources.items()}
+        plain = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+        markdown = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False, finalize=escape_markdown
+        )
+        self._compiled = {
+            name: (markdown if name in MARKDOWN_TEMPLATES else plain).from_string(source)
+            for name, source in sources.items()
+        }
 
     def render(self, name: str, notification: Notification, **extra: Any) -> str:
         context = {

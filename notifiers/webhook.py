@@ -13,6 +13,7 @@ import httpx
 import msgspec
 
 from notifiers.base import AlertSummary, Notification, NotifyResult, Outcome
+from notifiers.redact import safe_url
 from notifiers.transport import new_client, retry_after_s, send_request
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class WebhookNotifier:
             return NotifyResult(Outcome.DELIVERED, CHANNEL, detail)
         if status >= 500:
             return NotifyResult(Outcome.RETRY, CHANNEL, detail, str(status), retry_after_s(answer))
-        log.warning("webhook refused url=%s status=%d", self.config.url, status)
+        log.warning("webhook refused url=%s status=%d", safe_url(self.config.url), status)
         return NotifyResult(Outcome.FAILED, CHANNEL, detail, str(status))
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError
 
 from controlplane.contracts import MessageClass
 from controlplane.settings import BusSettings, DatabaseSettings
@@ -68,6 +68,9 @@ class SupplierSettings(_Strict):
     templates: dict[str, str] = {}
     # Shared secret in the callback URL for dialects whose pushes carry no signature (C).
     callback_token: SecretStr | None = None
+    # Where the supplier pushes receipts from (addresses or CIDR networks); pushes from anywhere
+    # else are refused. Empty: from anywhere. Alibaba and Tencent need this or callback_token.
+    callback_allowed_ips: list[IPvAnyNetwork] = []
 
 
 # --- tenants and templates ------------------------------------------------------------------------
@@ -132,7 +135,13 @@ class ReceiptGatewaySettings(_Strict):
     correlation_cache_size: int = Field(200_000, ge=1)
     # How long a report whose submit is not known yet is retried before it is kept as an orphan.
     correlation_retry_s: float = Field(5.0, gt=0)
-    retry_buffer_max: int = Field(50_000, ge=1)
+    # Most reports held in storage at once for their submit; beyond, they are orphans at once.
+    held_reports_max: int = Field(50_000, ge=1)
+    # How long, and how many, reports taken are remembered, so a replay is not published again.
+    # An hour covers every documented re-push schedule (Alibaba and CMPP: 1, 5, 10 minutes);
+    # the count bound keeps storage in check at high rates (~17 min at 5,000 reports/s).
+    replay_horizon_s: float = Field(3600.0, gt=0)
+    replay_memory_max: int = Field(5_000_000, ge=1)
     # The gateway's durable on sms.submitted; give each replica its own (each needs every submit).
     index_durable: str = Field("sendtier-receipts-index", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     # Its durable on cp.degradation; give each replica its own (each needs the policy).

@@ -53,14 +53,16 @@ def build_service_app(
     if name == "receipts":
         readers = {s.name: make_callback_reader(s) for s in settings.suppliers}
         return create_receipt_gateway_app(settings, bus, database, readers, clock)
-    return _dispatch_app(settings, bus, clock)
+    return _dispatch_app(settings, bus, database, clock)
 
 
-def _dispatch_app(settings: SendTierSettings, bus: Bus, clock: Clock) -> FastAPI:
+def _dispatch_app(
+    settings: SendTierSettings, bus: Bus, database: Database, clock: Clock
+) -> FastAPI:
     adapters: dict[str, SupplierAdapter] = {
         s.name: make_adapter(s, clock) for s in settings.suppliers
     }
-    dispatcher = Dispatcher(settings, bus, adapters, clock=clock)
+    dispatcher = Dispatcher(settings, bus, adapters, database=database, clock=clock)
     app = create_dispatch_app(dispatcher)
 
     @asynccontextmanager

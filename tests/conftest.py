@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pymysql
 import pytest
@@ -27,11 +28,11 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[str]:
-    """A fresh database on the local MariaDB for this test session, dropped afterwards.
+@contextmanager
+def _fresh_mariadb_database() -> Iterator[str]:
+    """A new database on the local MariaDB, dropped when the block exits; yields its URL.
 
-    Yields a SQLAlchemy URL. Fails (never skips) when MariaDB is down, naming the start command.
+    Fails (never skips) when MariaDB is down, naming the start command.
     """
     if not _port_open(MARIADB_HOST, MARIADB_PORT):
         pytest.fail(
@@ -47,6 +48,20 @@ def mariadb_server() -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[str]:
+    """A fresh database on the local MariaDB for this test session, dropped afterwards."""
+    with _fresh_mariadb_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def new_mariadb_database() -> Callable[[], AbstractContextManager[str]]:
+    """Makes databases of their own for fixtures of a wider scope than one test (a package's
+    served stack): `with new_mariadb_database() as url:`; other tests never empty them."""
+    return _fresh_mariadb_database
 
 
 @pytest.fixture

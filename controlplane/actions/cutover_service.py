@@ -16,7 +16,8 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import cast, get_args
+from functools import partial
+from typing import Any, cast, get_args
 
 from controlplane.actions.announcer import ActionAnnouncer
 from controlplane.actions.cutover import CutoverPolicy, RuleRequest
@@ -27,7 +28,9 @@ from controlplane.actions.route_commands import RouteCommand, apply_command
 from controlplane.actions.route_edits import HomeWeights, replace_routes
 from controlplane.actions.routing_keeper import RoutingKeeper
 from controlplane.actions.routing_store import RoutingStore
-from controlplane.bus import RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus, Subscription
+from controlplane.bus import RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.contracts import (
     MessageClass,
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 FETCH_MESSAGES = 64
 FETCH_TIMEOUT_S = 0.2
 _CLASSES = frozenset(get_args(MessageClass))
+# observe_receipts, observe_submits or observe_logs.
+Observe = Callable[[Sequence[Any]], Awaitable[None]]
 
 
 class CutoverService:
@@ -59,6 +64,7 @@ class CutoverService:
         bus: Bus,
         sink: AlertSink,
         clock: Clock,
+        liveness: LivenessRegistry,
     ) -> None:
         self.settings = settings
         self._bus = bus
@@ -70,6 +76,8 @@ class CutoverService:
         self.keeper = RoutingKeeper(self.store, bus, settings.routes, clock)
         self.announcer = ActionAnnouncer(sink, settings.notice_hold_s)
         self._round_lock = asyncio.Lock()
+        self._liveness = liveness
+        self._consumers: list[Consumer[Sequence[Any]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         # What /metrics reports (controlplane/actions/cutover_metrics.py).
         self.rounds = 0
@@ -89,21 +97,31 @@ class CutoverService:
         self.policy.adopt(table, self._clock.now())
         if not consume:
             return
-        feeds: list[tuple[str, str, Callable[[bytes], Awaitable[None]]]] = [
-            ("receipts", RECEIPTS, self._receipts_payload),
-            ("submits", SUBMITTED, self._submits_payload),
-            ("logs", SUPPLIER_LOGS, self._logs_payload),
+        feeds: list[tuple[str, str, type[Any], Observe]] = [
+            ("receipts", RECEIPTS, Receipt, self.observe_receipts),
+            ("submits", SUBMITTED, SubmitResult, self.observe_submits),
+            ("logs", SUPPLIER_LOGS, SupplierLog, self.observe_logs),
         ]
-        for name, subject, handle in feeds:
+        for name, subject, event_type, observe in feeds:
             durable = f"{self.settings.durable_prefix}{name}"
-            subscription = await self._bus.subscribe(subject, durable)
-            self._tasks.append(
-                asyncio.create_task(self._consume(name, subscription, handle), name=durable)
+            consumer = Consumer(
+                durable,
+                await self._bus.subscribe(subject, durable),
+                partial(decode_batch, event_type),
+                partial(self._observe_batch, name, observe),
+                liveness=self._liveness,
+                fetch_max=FETCH_MESSAGES,
+                fetch_timeout_s=FETCH_TIMEOUT_S,
             )
+            consumer.start()
+            self._consumers.append(consumer)
         self._tasks.append(asyncio.create_task(self._tick(), name="cutover-tick"))
         log.info("event=cutover_started version=%d routes=%d", table.version, len(table.routes))
 
     async def stop(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            await consumer.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -125,28 +143,15 @@ class CutoverService:
         await self.decide()
         self.events_seen += len(logs)
 
-    async def _receipts_payload(self, data: bytes) -> None:
-        await self.observe_receipts(decode_batch(Receipt, data))
-
-    async def _submits_payload(self, data: bytes) -> None:
-        await self.observe_submits(decode_batch(SubmitResult, data))
-
-    async def _logs_payload(self, data: bytes) -> None:
-        await self.observe_logs(decode_batch(SupplierLog, data))
-
-    async def _consume(
-        self, name: str, subscription: Subscription, handle: Callable[[bytes], Awaitable[None]]
+    async def _observe_batch(
+        self, source: str, observe: Observe, batch: Batch[Sequence[Any]]
     ) -> None:
         try:
-            while True:
-                for delivery in await subscription.fetch(FETCH_MESSAGES, FETCH_TIMEOUT_S):
-                    try:
-                        await handle(delivery.data)
-                    except Exception:  # one bad payload or round must not stop cut-over
-                        log.exception("event=cutover_batch_failed source=%s", name)
-                    await delivery.ack()
-        finally:
-            await subscription.close()
+            await observe([event for events in batch.values for event in events])
+        except Exception:
+            # The health model holds these events already: a redelivery would count them twice.
+            # A failed round (say, the database refused the new version) is retried by the tick.
+            log.exception("event=cutover_batch_failed source=%s", source)
 
     async def _tick(self) -> None:
         while True:

@@ -40,6 +40,7 @@ from controlplane.actions.degradation_readings import (
 )
 from controlplane.actions.degradation_store import DegradationVersion, DegradationVersionRepository
 from controlplane.bus import DEGRADATION, Bus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.contracts import DegradationLevel, DegradationPolicy
 from controlplane.engine.rules.model import RuleAction
@@ -337,10 +338,12 @@ def build_degradation(
     registry: CollectorRegistry,
     persist: PersistFigures | None,
     clock: Clock,
+    liveness: LivenessRegistry,
 ) -> DegradationService:
     """The service with a source for each configured trigger; `registry` takes its gauges,
-    `persist` is where this process records receipt write times (None: not here)."""
-    sources = build_sources(settings.triggers, bus, persist, prometheus, clock)
+    `persist` is where this process records receipt write times (None: not here), `liveness`
+    watches the consumer of the ingest-rate source."""
+    sources = build_sources(settings.triggers, bus, persist, prometheus, clock, liveness)
     return DegradationService(
         settings,
         bus=bus,

@@ -25,7 +25,9 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from controlplane.actions.degradation_levels import configured_triggers
-from controlplane.bus import RECEIPTS, Bus, Subscription
+from controlplane.bus import RECEIPTS, Bus
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.engine.promql import PrometheusClient, PromQLError
 from controlplane.settings import BusLagTrigger, DegradationTriggers, PrometheusSettings
@@ -79,15 +81,18 @@ _weights = msgspec.msgpack.Decoder(list[_Weight])
 class ReceiptRate:
     """Weighted receipts per second on sms.receipts between two readings."""
 
-    def __init__(self, bus: Bus, clock: Clock, durable: str = RATE_DURABLE) -> None:
+    def __init__(
+        self, bus: Bus, clock: Clock, liveness: LivenessRegistry, durable: str = RATE_DURABLE
+    ) -> None:
         self._bus = bus
         self._clock = clock
+        self._liveness = liveness
         self._durable = durable
         self._counted = 0.0
         # Receipts received before the source started (a durable's backlog) are not load now.
         self._since: datetime | None = None
         self._last_read: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer[list[_Weight]] | None = None
 
     @property
     def counted(self) -> float:
@@ -96,10 +101,13 @@ class ReceiptRate:
 
     def count(self, payload: bytes) -> None:
         """Add one sms.receipts payload (a msgpack batch of receipts)."""
+        self._count_weights(_weights.decode(payload))
+
+    def _count_weights(self, weights: list[_Weight]) -> None:
         since = self._since
         self._counted += sum(
             item.weight
-            for item in _weights.decode(payload)
+            for item in weights
             if since is None or item.received_at is None or item.received_at >= since
         )
 
@@ -115,26 +123,25 @@ class ReceiptRate:
         subscription = await self._bus.subscribe(RECEIPTS, self._durable)
         self._since = self._clock.now()
         self._last_read = self._clock.monotonic()
-        self._task = asyncio.create_task(self._run(subscription), name="degradation-rate")
+        self._consumer = Consumer(
+            self._durable,
+            subscription,
+            _weights.decode,
+            self._count_batch,
+            liveness=self._liveness,
+            fetch_max=FETCH_MESSAGES,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+        )
+        self._consumer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
-    async def _run(self, subscription: Subscription) -> None:
-        try:
-            while True:
-                deliveries = await subscription.fetch(FETCH_MESSAGES, FETCH_TIMEOUT_S)
-                for delivery in deliveries:
-                    try:
-                        self.count(delivery.data)
-                    except msgspec.DecodeError as exc:
-                        log.error("degradation.rate undecodable payload error=%s", exc)
-                await asyncio.gather(*(delivery.ack() for delivery in deliveries))
-        finally:
-            await subscription.close()
+    async def _count_batch(self, batch: Batch[list[_Weight]]) -> None:
+        for weights in batch.values:
+            self._count_weights(weights)
 
 
 class BusLag:
@@ -200,6 +207,7 @@ def build_sources(
     persist: PersistFigures | None,
     prometheus: PrometheusSettings,
     clock: Clock,
+    liveness: LivenessRegistry,
 ) -> dict[str, ReadingSource]:
     """A source for every configured trigger: its PromQL query, or our own figure.
 
@@ -228,7 +236,7 @@ def build_sources(
         elif isinstance(trigger, BusLagTrigger):
             sources[name] = BusLag(bus, trigger.subject, trigger.durable)
         elif name == "ingest_rate":
-            sources[name] = ReceiptRate(bus, clock)
+            sources[name] = ReceiptRate(bus, clock, liveness)
         else:
             assert persist is not None  # checked above
             sources[name] = PersistLatency(persist)

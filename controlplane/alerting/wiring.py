@@ -33,6 +33,7 @@ from controlplane.alerting.pipeline.page_retry import PageRetry
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
 from controlplane.bus import Bus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from controlplane.storage import AlertRepository, Database
@@ -130,11 +131,13 @@ def build_alerting(
     sleep: Sleep = asyncio.sleep,
     replica: str = "local",
     bus: Bus | None = None,
+    liveness: LivenessRegistry,
 ) -> Alerting | None:
     """The alerting stage for `settings.config`; None when no config is set.
 
     The file is loaded strictly: a ConfigError (each problem as file:line: field) stops start-up.
-    With a `bus`, alert SMS follow the routing tables and submit outcomes published on it.
+    With a `bus`, alert SMS follow the routing tables and submit outcomes published on it, read
+    by consumers that `liveness` watches.
     """
     if settings.config is None:
         return None
@@ -180,7 +183,7 @@ def build_alerting(
         page_retry=PageRetry(settings.page_retry_s, settings.page_retry_max_s),
     )
     feed = (
-        SupplierHealthFeed(bus, health, durable=f"alerting-health-{replica}")
+        SupplierHealthFeed(bus, health, durable=f"alerting-health-{replica}", liveness=liveness)
         if bus is not None
         else None
     )

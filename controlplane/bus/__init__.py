@@ -1,6 +1,7 @@
 """The message bus: one protocol, an embedded memory backend and a NATS JetStream backend."""
 
 from controlplane.bus.base import (
+    DEDUP_WINDOW_S,
     DEGRADATION,
     PARTIALS,
     PROBE_RESULTS,
@@ -11,6 +12,7 @@ from controlplane.bus.base import (
     SUPPLIER_LOGS,
     Bus,
     Delivery,
+    PublishFailed,
     Subscription,
 )
 from controlplane.bus.factory import make_bus
@@ -18,6 +20,7 @@ from controlplane.bus.jetstream import JetStreamBus
 from controlplane.bus.memory import MemoryBus
 
 __all__ = [
+    "DEDUP_WINDOW_S",
     "DEGRADATION",
     "PARTIALS",
     "PROBE_RESULTS",
@@ -30,6 +33,7 @@ __all__ = [
     "Delivery",
     "JetStreamBus",
     "MemoryBus",
+    "PublishFailed",
     "Subscription",
     "make_bus",
 ]

@@ -1,4 +1,5 @@
-"""The distributed bus on NATS JetStream: one stream, durable pull consumers, explicit acks."""
+"""The distributed bus on NATS JetStream: one stream, durable pull consumers, explicit acks, and
+`Nats-Msg-Id` dedup over the stream's duplicate window."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header, PubAck, StreamConfig
 from nats.js.client import JetStreamContext
 
-from controlplane.bus.base import Delivery
+from controlplane.bus.base import DEDUP_WINDOW_S, Delivery, PublishFailed
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ MIN_FETCH_TIMEOUT = 0.01
 # Room in the client's buffer for a full fetch of large (~900 KB) payloads.
 SUBSCRIPTION_PENDING_BYTES = 1024 * 1024 * 1024
 
+# Errors that prove the server did not store a message: it answered with a refusal, nobody
+# answered for the stream, or the client never sent it. Any other failure (a timeout above all)
+# leaves the message possibly stored.
+_REFUSALS: tuple[type[Exception], ...] = (
+    nats.errors.MaxPayloadError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.APIError,
+    nats.js.errors.TooManyStalledMsgsError,
+)
+
 # The same rules as the memory backend, so a name that works there works here.
 _DURABLE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SUBJECT_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
@@ -47,6 +60,14 @@ def _check_names(subject: str, durable: str | None = None) -> None:
         raise ValueError(f"invalid durable name {durable!r}: 1-64 characters of [A-Za-z0-9_-]")
 
 
+def _msg_id_header(msg_id: str | None) -> dict[str, str] | None:
+    return None if msg_id is None else {Header.MSG_ID: msg_id}
+
+
+def _maybe_stored(error: BaseException) -> bool:
+    return not isinstance(error, _REFUSALS)
+
+
 def consumer_name(subject: str, durable: str) -> str:
     """The JetStream consumer for (subject, durable).
 
@@ -55,6 +76,16 @@ def consumer_name(subject: str, durable: str) -> str:
     """
     digest = hashlib.blake2b(subject.encode(), digest_size=4).hexdigest()
     return f"{durable}__{subject.replace('.', '_')}_{digest}"
+
+
+def _publish_error(future: asyncio.Future[PubAck]) -> BaseException | None:
+    """None for a publish the server acked; else why not (cancelling one still unanswered)."""
+    if not future.done():
+        future.cancel()  # frees the in-flight slot it holds
+        return TimeoutError("publish unanswered")
+    if future.cancelled():
+        return TimeoutError("publish cancelled unanswered")
+    return future.exception()
 
 
 class JetStreamDelivery:
@@ -132,10 +163,20 @@ class JetStreamSubscription:
 class JetStreamBus:
     """The Bus on NATS JetStream. Subjects live under `namespace.` in one stream."""
 
-    def __init__(self, url: str, stream: str = "SMSCTL", namespace: str = "smsctl") -> None:
+    def __init__(
+        self,
+        url: str,
+        stream: str = "SMSCTL",
+        namespace: str = "smsctl",
+        *,
+        dedup_window_s: float = DEDUP_WINDOW_S,
+    ) -> None:
         if not _DURABLE_RE.fullmatch(stream):
             raise ValueError(f"invalid stream name {stream!r}: 1-64 characters of [A-Za-z0-9_-]")
         _check_names(namespace)
+        if dedup_window_s <= 0:
+            raise ValueError(f"dedup_window_s must be positive, got {dedup_window_s}")
+        self._dedup_window_s = dedup_window_s
         self._url = url
         self._stream = stream
         self._namespace = namespace
@@ -155,7 +196,11 @@ class JetStreamBus:
             reconnected_cb=self._on_reconnected,
         )
         js = nc.jetstream(timeout=API_TIMEOUT, publish_async_max_pending=MAX_PUBLISH_IN_FLIGHT)
-        config = StreamConfig(name=self._stream, subjects=[f"{self._namespace}.>"])
+        config = StreamConfig(
+            name=self._stream,
+            subjects=[f"{self._namespace}.>"],
+            duplicate_window=self._dedup_window_s,
+        )
         try:
             await js.stream_info(self._stream)
         except nats.js.errors.NotFoundError:
@@ -188,38 +233,70 @@ class JetStreamBus:
         await nc.close()
         logger.info("event=bus_closed backend=jetstream stream=%s", self._stream)
 
-    async def publish(self, subject: str, payload: bytes) -> None:
-        await self._jetstream().publish(self._real(subject), payload, timeout=API_TIMEOUT)
-
-    async def publish_many(self, subject: str, payloads: Sequence[bytes]) -> None:
-        js = self._jetstream()
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str | None = None) -> None:
         real = self._real(subject)
-        failures: list[BaseException] = []
+        js = self._publishing(subject, 1)
+        try:
+            await js.publish(real, payload, timeout=API_TIMEOUT, headers=_msg_id_header(msg_id))
+        except Exception as exc:
+            raise PublishFailed(subject, 1, (0,), maybe_held=_maybe_stored(exc)) from exc
+
+    async def publish_many(
+        self, subject: str, payloads: Sequence[bytes], *, msg_ids: Sequence[str] | None = None
+    ) -> None:
+        if msg_ids is not None and len(msg_ids) != len(payloads):
+            raise ValueError(f"{len(msg_ids)} message ids for {len(payloads)} payloads")
+        real = self._real(subject)
+        js = self._publishing(subject, len(payloads))
+        unconfirmed: list[int] = []
+        maybe_held = False
+        first_error: BaseException | None = None
         # Windows of async publishes: acks pipeline within a window, and each window's wait is
         # bounded (nats-py's own stall timeout costs a task per message, which is far slower).
         for start in range(0, len(payloads), PUBLISH_WINDOW):
+            stop = min(start + PUBLISH_WINDOW, len(payloads))
             futures: list[asyncio.Future[PubAck]] = []
+            window_failed = False
             try:
                 async with asyncio.timeout(API_TIMEOUT):
-                    for payload in payloads[start : start + PUBLISH_WINDOW]:
-                        futures.append(await js.publish_async(real, payload))
-                    results = await asyncio.gather(*futures, return_exceptions=True)
+                    for index in range(start, stop):
+                        headers = None if msg_ids is None else _msg_id_header(msg_ids[index])
+                        futures.append(
+                            await js.publish_async(real, payloads[index], headers=headers)
+                        )
+                    await asyncio.wait(futures)
+            except Exception as exc:
+                # Timed out, or the connection refused a send: what was answered counts; the
+                # window's unsent rest, and every later window, never left.
+                first_error = first_error or exc
+                unconfirmed.extend(range(start + len(futures), len(payloads)))
+                window_failed = True
             except BaseException:
                 for future in futures:
-                    future.cancel()  # frees the in-flight slots held by unanswered publishes
+                    future.cancel()
                 raise
-            failures += [result for result in results if isinstance(result, BaseException)]
-        if failures:
+            for offset, future in enumerate(futures):
+                error = _publish_error(future)
+                if error is not None:
+                    unconfirmed.append(start + offset)
+                    maybe_held = maybe_held or _maybe_stored(error)
+                    first_error = first_error or error
+            if window_failed:
+                break
+        if unconfirmed:
+            unconfirmed.sort()
             logger.error(
-                "event=publish_many_failed subject=%s failed=%d total=%d first_error=%r",
+                "event=publish_many_failed subject=%s unconfirmed=%d total=%d maybe_held=%s "
+                "first_error=%r",
                 subject,
-                len(failures),
+                len(unconfirmed),
                 len(payloads),
-                failures[0],
+                maybe_held,
+                first_error,
             )
-            raise RuntimeError(
-                f"{len(failures)} of {len(payloads)} publishes to {subject!r} failed"
-            ) from failures[0]
+            raise PublishFailed(
+                subject, len(payloads), unconfirmed, maybe_held=maybe_held
+            ) from first_error
 
     async def subscribe(
         self, subject: str, durable: str, *, ack_wait: float = 30.0
@@ -282,6 +359,18 @@ class JetStreamBus:
     def _real(self, subject: str) -> str:
         _check_names(subject)
         return self._prefix + subject
+
+    def _publishing(self, subject: str, count: int) -> JetStreamContext:
+        """The context to publish with; refuses at once while the connection is down.
+
+        nats-py would buffer the messages until it reconnects and then time out not knowing
+        whether they were stored; refused here, the caller knows nothing was sent.
+        """
+        js = self._jetstream()
+        if self._nc is None or not self._nc.is_connected:
+            logger.warning("event=publish_refused_disconnected subject=%s count=%d", subject, count)
+            raise PublishFailed(subject, count, range(count), maybe_held=False)
+        return js
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:

@@ -1,4 +1,5 @@
-"""The embedded bus: per-subject logs in one process, durable cursors, ack deadlines, redelivery."""
+"""The embedded bus: per-subject logs in one process, durable cursors, ack deadlines, redelivery,
+and message-id dedup within a window (as JetStream's), so embedded mode behaves like production."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from controlplane.bus.base import Delivery
+from controlplane.bus.base import DEDUP_WINDOW_S, Delivery, PublishFailed
 from controlplane.clock import Clock, system_clock
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,27 @@ class _Durable:
         self.ack_floor = floor
 
 
+class _SeenIds:
+    """Message ids taken within the dedup window, oldest first (a repeat does not extend it)."""
+
+    def __init__(self, window_s: float) -> None:
+        self._window_s = window_s
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, msg_id: str, now: float) -> bool:
+        """True, and remembered, unless `msg_id` was taken within the window."""
+        expiry = self._expiry
+        while expiry:
+            oldest, expires_at = next(iter(expiry.items()))
+            if expires_at > now:
+                break
+            del expiry[oldest]
+        if msg_id in expiry:
+            return False
+        expiry[msg_id] = now + self._window_s
+        return True
+
+
 class MemoryDelivery:
     """One delivery from a MemoryBus durable."""
 
@@ -280,13 +302,18 @@ class MemoryBus:
         *,
         clock: Clock = system_clock,
         max_messages_per_subject: int = DEFAULT_MAX_MESSAGES_PER_SUBJECT,
+        dedup_window_s: float = DEDUP_WINDOW_S,
     ) -> None:
         if max_messages_per_subject < 1:
             raise ValueError(
                 f"max_messages_per_subject must be at least 1, got {max_messages_per_subject}"
             )
+        if dedup_window_s <= 0:
+            raise ValueError(f"dedup_window_s must be positive, got {dedup_window_s}")
         self._clock = clock
         self._max_messages = max_messages_per_subject
+        # One window for the whole bus, as JetStream keeps one per stream.
+        self._seen = _SeenIds(dedup_window_s)
         self._topics: dict[str, _Topic] = {}
         self._started = False
         self._closed = False
@@ -301,12 +328,27 @@ class MemoryBus:
             topic.wake()
         logger.info("event=bus_closed backend=memory")
 
-    async def publish(self, subject: str, payload: bytes) -> None:
-        self._topic(subject).append((payload,))
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str | None = None) -> None:
+        topic = self._publish_topic(subject, 1)
+        if msg_id is None or self._seen.first_time(msg_id, self._clock.monotonic()):
+            topic.append((payload,))
 
-    async def publish_many(self, subject: str, payloads: Sequence[bytes]) -> None:
+    async def publish_many(
+        self, subject: str, payloads: Sequence[bytes], *, msg_ids: Sequence[str] | None = None
+    ) -> None:
+        topic = self._publish_topic(subject, len(payloads))
+        if msg_ids is not None:
+            if len(msg_ids) != len(payloads):
+                raise ValueError(f"{len(msg_ids)} message ids for {len(payloads)} payloads")
+            now = self._clock.monotonic()
+            first_time = self._seen.first_time
+            payloads = [
+                payload
+                for payload, msg_id in zip(payloads, msg_ids, strict=True)
+                if first_time(msg_id, now)
+            ]
         if payloads:
-            self._topic(subject).append(payloads)
+            topic.append(payloads)
 
     async def subscribe(
         self, subject: str, durable: str, *, ack_wait: float = 30.0
@@ -344,6 +386,11 @@ class MemoryBus:
         """Messages on `subject` dropped unread because the per-subject cap was reached."""
         topic = self._topics.get(subject)
         return topic.discarded if topic is not None else 0
+
+    def _publish_topic(self, subject: str, count: int) -> _Topic:
+        if self._closed:
+            raise PublishFailed(subject, count, range(count), maybe_held=False)
+        return self._topic(subject)
 
     def _topic(self, subject: str) -> _Topic:
         if self._closed:

@@ -7,17 +7,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from controlplane.bus import Bus, Delivery, Subscription
+from controlplane.bus import Bus
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.contracts import decode_batch
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 0.25
-RETRY_BACKOFF_S = 0.5
 
 
 class PersistMetrics(Protocol):
@@ -53,80 +55,71 @@ class EventPersister:
         batch_events: int,
         chunk_events: int,
         ack_wait_s: float,
+        liveness: LivenessRegistry,
         durable_prefix: str = "persist-",
     ) -> None:
         self._bus = bus
         self._durable_prefix = durable_prefix
         self._targets = targets
         self._metrics = metrics
+        self._liveness = liveness
         # A bus message carries up to chunk_events events; fetch enough for one write batch.
         self._fetch_messages = max(1, batch_events // chunk_events)
         self._ack_wait_s = ack_wait_s
-        self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._consumers: dict[str, Consumer[Sequence[Any]]] = {}
 
     def durable_name(self, kind: str) -> str:
         return f"{self._durable_prefix}{kind}"
 
     async def start(self) -> None:
         for target in self._targets:
+            durable = self.durable_name(target.kind)
             subscription = await self._bus.subscribe(
-                target.subject, self.durable_name(target.kind), ack_wait=self._ack_wait_s
+                target.subject, durable, ack_wait=self._ack_wait_s
             )
-            task = asyncio.create_task(
-                self._run(target, subscription), name=f"persist-{target.kind}"
+            consumer = Consumer(
+                durable,
+                subscription,
+                target.decode or partial(decode_batch, target.event_type),
+                partial(self._write, target),
+                liveness=self._liveness,
+                fetch_max=self._fetch_messages,
+                fetch_timeout_s=FETCH_TIMEOUT_S,
             )
-            self._tasks.append(task)
-        log.info("persister started kinds=%s", ",".join(t.kind for t in self._targets))
+            consumer.start()
+            self._consumers[target.kind] = consumer
+        log.info("event=persister_started kinds=%s", ",".join(t.kind for t in self._targets))
 
     async def drain(self) -> None:
         """Stop after every message already on the bus has been written and acked."""
-        self._stopping.set()
-        await asyncio.gather(*self._tasks)
-        self._tasks.clear()
+        consumers, self._consumers = self._consumers, {}
+        await asyncio.gather(
+            *(
+                consumer.drain(partial(self._bus.pending, target.subject, consumer.name))
+                for target in self._targets
+                if (consumer := consumers.get(target.kind)) is not None
+            )
+        )
+        log.info("event=persister_stopped kinds=%s", ",".join(consumers))
 
     async def refresh_pending(self) -> None:
-        if not self._tasks:  # not consuming in this process: nothing of ours to report
+        if not self._consumers:  # not consuming in this process: nothing of ours to report
             return
         for target in self._targets:
             pending = await self._bus.pending(target.subject, self.durable_name(target.kind))
             self._metrics.bus_pending.labels(target.subject).set(pending)
 
-    async def _run(self, target: PersistTarget, subscription: Subscription) -> None:
-        try:
-            while True:
-                deliveries = await subscription.fetch(self._fetch_messages, FETCH_TIMEOUT_S)
-                if deliveries:
-                    await self._write(target, deliveries)
-                elif self._stopping.is_set():
-                    pending = await self._bus.pending(
-                        target.subject, self.durable_name(target.kind)
-                    )
-                    if pending == 0:
-                        break
-                    log.info("persister draining kind=%s pending=%d", target.kind, pending)
-        finally:
-            await subscription.close()
-            log.info("persister stopped kind=%s", target.kind)
-
-    async def _write(self, target: PersistTarget, deliveries: list[Delivery]) -> None:
-        events: list[Any] = []
-        for delivery in deliveries:
-            if target.decode is not None:
-                events.extend(target.decode(delivery.data))
-            else:
-                events.extend(decode_batch(target.event_type, delivery.data))
+    async def _write(self, target: PersistTarget, batch: Batch[Sequence[Any]]) -> None:
+        """Write the batch's events at once; raising leaves the batch to the bus to deliver again
+        (writes are idempotent)."""
+        events = [event for events in batch.values for event in events]
         started = time.perf_counter()
         try:
             await asyncio.to_thread(target.write_batch, events)
         except Exception:
-            # Left un-acked: the bus redelivers after ack_wait, and writes are idempotent.
             self._metrics.persist_failures.labels(target.kind).inc()
-            log.exception("persist failed kind=%s events=%d", target.kind, len(events))
-            await asyncio.sleep(RETRY_BACKOFF_S)
-            return
+            raise
         self._metrics.persist_batch_seconds.labels(target.kind).observe(
             time.perf_counter() - started
         )
-        await asyncio.gather(*(delivery.ack() for delivery in deliveries))
         self._metrics.events_persisted.labels(target.kind).inc(len(events))

@@ -2,6 +2,7 @@
 
 # Every model module is imported here so Base.metadata always holds every table.
 from controlplane.storage import api_models as api_models
+from controlplane.storage import dispatch_models as dispatch_models
 from controlplane.storage.action_models import DegradationVersionRow, RoutingVersionRow
 from controlplane.storage.alerting_models import NotificationLogRow, SilenceRow
 from controlplane.storage.alerts import AlertEvent, AlertRepository, StoredAlert
@@ -21,6 +22,7 @@ from controlplane.storage.repositories import (
     SubmitResultRepository,
     SupplierLogRepository,
 )
+from controlplane.storage.taken_reports import HeldReport, TakenReport, TakenReportRepository
 
 __all__ = [
     "AlertEvent",
@@ -30,6 +32,7 @@ __all__ = [
     "EscalationAlertRow",
     "EscalationRow",
     "EscalationStepRow",
+    "HeldReport",
     "MessageRepository",
     "NotificationLogRow",
     "OrphanReceipt",
@@ -42,5 +45,7 @@ __all__ = [
     "StoredMessage",
     "SubmitResultRepository",
     "SupplierLogRepository",
+    "TakenReport",
+    "TakenReportRepository",
     "VoiceCallRow",
 ]

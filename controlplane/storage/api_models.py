@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +22,8 @@ FINGERPRINT_LENGTH = 64  # hex SHA-256
 
 # A batch answer names up to 1,000 messages (~60 KB of JSON): more than MySQL's TEXT holds.
 ResponseText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+# The messages of such a batch not yet on the bus (~300 KB at most): more than MySQL's BLOB holds.
+PendingBlob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 
 class OptOutRow(Base):
@@ -56,3 +58,6 @@ class IdempotencyKeyRow(Base):
     # Both NULL while the first request is still in flight.
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[str | None] = mapped_column(ResponseText)
+    # Set while a send that the bus took only part of waits for its retry: what is left to
+    # publish and the answer to give once it is (opaque to storage; see sendtier.api).
+    pending: Mapped[bytes | None] = mapped_column(PendingBlob)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, delete, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from controlplane.storage.api_models import IdempotencyKeyRow, OptOutRow
@@ -65,6 +65,8 @@ class IdempotencyRecord:
     created_at: datetime
     status_code: int | None = None
     response: str | None = None
+    # What a send the bus took only part of still owes, until a retry publishes it.
+    pending: bytes | None = None
 
     @property
     def completed(self) -> bool:
@@ -84,6 +86,7 @@ class IdempotencyKeyRepository:
             "created_at",
             "status_code",
             "response",
+            "pending",
         )
         self._columns = [IDEMPOTENCY_KEYS.c[name] for name in names]
 
@@ -122,20 +125,51 @@ class IdempotencyKeyRepository:
         """Keep the answer given to the claiming request, for its retries."""
         statement = (
             update(IDEMPOTENCY_KEYS)
-            .where(IDEMPOTENCY_KEYS.c.tenant == tenant, IDEMPOTENCY_KEYS.c.idempotency_key == key)
-            .values(status_code=status_code, response=response)
+            .where(*self._key(tenant, key))
+            .values(status_code=status_code, response=response, pending=None)
         )
         with self._database.engine.begin() as connection:
             connection.execute(statement)
 
+    def keep_pending(self, tenant: str, key: str, pending: bytes) -> None:
+        """Keep what the claiming send still owes, for a retry to finish (`take_pending`)."""
+        statement = (
+            update(IDEMPOTENCY_KEYS)
+            .where(*self._key(tenant, key), IDEMPOTENCY_KEYS.c.status_code.is_(None))
+            .values(pending=pending)
+        )
+        with self._database.engine.begin() as connection:
+            connection.execute(statement)
+
+    def take_pending(self, tenant: str, key: str) -> bytes | None:
+        """What the claim owes, taken by this caller alone; None if there is none (any more).
+
+        Taken, the claim is in flight again: concurrent retries see it so (409) until the
+        taker completes it or keeps what is still owed.
+        """
+        pending_column = IDEMPOTENCY_KEYS.c.pending
+        read = select(pending_column).where(*self._key(tenant, key)).with_for_update()
+        take = (
+            update(IDEMPOTENCY_KEYS)
+            .where(*self._key(tenant, key), pending_column.is_not(None))
+            .values(pending=None)
+        )
+        with self._database.engine.begin() as connection:
+            pending = connection.execute(read).scalar_one_or_none()
+            if pending is None or connection.execute(take).rowcount != 1:
+                return None
+        return bytes(pending)
+
     def release(self, tenant: str, key: str) -> None:
         """Drop a claim whose request sent nothing, so a retry may try again."""
-        self._delete(tenant, key, IDEMPOTENCY_KEYS.c.status_code.is_(None))
+        self._delete(
+            tenant,
+            key,
+            and_(IDEMPOTENCY_KEYS.c.status_code.is_(None), IDEMPOTENCY_KEYS.c.pending.is_(None)),
+        )
 
     def get(self, tenant: str, key: str) -> IdempotencyRecord | None:
-        statement = select(*self._columns).where(
-            IDEMPOTENCY_KEYS.c.tenant == tenant, IDEMPOTENCY_KEYS.c.idempotency_key == key
-        )
+        statement = select(*self._columns).where(*self._key(tenant, key))
         with self._database.engine.connect() as connection:
             row = connection.execute(statement).first()
         return None if row is None else IdempotencyRecord(*row)
@@ -147,10 +181,10 @@ class IdempotencyKeyRepository:
             return int(connection.execute(statement).rowcount)
 
     def _delete(self, tenant: str, key: str, condition: ColumnElement[bool]) -> None:
-        statement = delete(IDEMPOTENCY_KEYS).where(
-            IDEMPOTENCY_KEYS.c.tenant == tenant,
-            IDEMPOTENCY_KEYS.c.idempotency_key == key,
-            condition,
-        )
+        statement = delete(IDEMPOTENCY_KEYS).where(*self._key(tenant, key), condition)
         with self._database.engine.begin() as connection:
             connection.execute(statement)
+
+    @staticmethod
+    def _key(tenant: str, key: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        return IDEMPOTENCY_KEYS.c.tenant == tenant, IDEMPOTENCY_KEYS.c.idempotency_key == key

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -36,6 +37,10 @@ ENUM_LENGTH = 16
 DEDUP_KEY_LENGTH = 64
 # Submit error classes (sendtier SubmitErrorClass) and orphan receipt reasons.
 CLASS_LENGTH = 32
+# Names of bus durables (the receipt gateway's holder name is its index durable).
+DURABLE_LENGTH = 64
+# Free text in a TEXT column: MariaDB's holds 65,535 bytes, 4 per utf8mb4 character at most.
+TEXT_CHARS = 16_383
 
 # Every table on MySQL: InnoDB, utf8mb4, and a binary collation so ids compare case-sensitively
 # as they do on SQLite ("ab" and "AB" are two message ids, not one duplicate).
@@ -246,3 +251,30 @@ class OrphanReceiptRow(Base):
     # The report's other fields (phone, dialect extras), as the supplier sent them.
     fields: Mapped[dict[str, str]] = mapped_column(JSON)
     dedup_key: Mapped[str] = mapped_column(String(DEDUP_KEY_LENGTH))
+
+
+class TakenReportRow(Base):
+    """A supplier report the receipt gateway took: a replay of it is answered, not published.
+
+    While its submit is not known yet, the report itself is kept here too, by the gateway that
+    holds it (held_by), until it is published or kept as an orphan. Old settled rows are purged.
+    """
+
+    __tablename__ = "taken_reports"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        Index(None, "taken_at"),
+        Index(None, "held_by"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
+    # The hex SHA-256 of (supplier, the report's own key, status).
+    dedup_key: Mapped[str] = mapped_column(String(DEDUP_KEY_LENGTH))
+    supplier: Mapped[str] = mapped_column(String(ID_LENGTH))
+    supplier_message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    status: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    held_by: Mapped[str | None] = mapped_column(String(DURABLE_LENGTH))
+    # The held report as the gateway encodes it; NULL once settled.
+    report: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -18,6 +18,7 @@ from controlplane.storage.models import (
     CODE_LENGTH,
     ID_LENGTH,
     RAW_STATUS_LENGTH,
+    TEXT_CHARS,
     OrphanReceiptRow,
     ProbeResultRow,
     ReceiptRow,
@@ -215,7 +216,7 @@ class SupplierLogRepository:
             SUPPLIER_LOGS,
             (*SUPPLIER_LOG_FIELDS, "dedup_key"),
             unique_key=("dedup_key",),
-            cuts={"code": CODE_LENGTH},
+            cuts={"code": CODE_LENGTH, "text": TEXT_CHARS},
         )
         self._columns = [SUPPLIER_LOGS.c[name] for name in SUPPLIER_LOG_FIELDS]
 
@@ -244,7 +245,11 @@ class ProbeResultRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._insert = BatchInsert(
-            database, PROBE_RESULTS, PROBE_RESULT_FIELDS, unique_key=("probe", "target", "at")
+            database,
+            PROBE_RESULTS,
+            PROBE_RESULT_FIELDS,
+            unique_key=("probe", "target", "at"),
+            cuts={"detail": TEXT_CHARS},
         )
         self._columns = [PROBE_RESULTS.c[name] for name in PROBE_RESULT_FIELDS]
 

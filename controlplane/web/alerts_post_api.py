@@ -12,19 +12,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from controlplane.alerting.pipeline.posted import MalformedBody, decode_alerts, to_grouped
+from controlplane.alerting.pipeline.posted import (
+    MalformedBody,
+    PostableAlert,
+    decode_alerts,
+    to_grouped,
+)
 from controlplane.auth import Principal
 from controlplane.service import ControlPlane
+from controlplane.web.body_limit import OversizedBody, read_capped
 from controlplane.web.errors import ApiError
-from controlplane.web.ingest import read_limited
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 
 router = APIRouter()
 KIND = "alerts"  # the label of the accepted/rejected event counters
+ALERTS_BODY = request_body({"application/json": msgspec_schema(list[PostableAlert])})
 
 
-@router.post("/api/v2/alerts")
+@router.post("/api/v2/alerts", openapi_extra=ALERTS_BODY)
 async def post_alerts(
     request: Request, _: Annotated[Principal, Depends(require_scope("ingest"))]
 ) -> JsonResponse:
@@ -34,9 +41,9 @@ async def post_alerts(
         raise ApiError(404, "alerting is not configured")
     metrics = service.metrics
     try:
-        body = await read_limited(request, service.settings.ingest.max_body_bytes)
+        body = await read_capped(request, service.settings.ingest.max_body_bytes)
         posted = decode_alerts(body)
-    except ApiError:
+    except OversizedBody:
         metrics.events_rejected.labels(KIND, "too_large").inc()
         raise
     except MalformedBody as bad:

@@ -23,6 +23,7 @@ from controlplane.web import (
     routing_api,
     rules_api,
 )
+from controlplane.web.body_limit import BodyLimitMiddleware
 from controlplane.web.console import ack_link
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
@@ -72,5 +73,7 @@ def create_app(service: ControlPlane) -> FastAPI:
         app.include_router(ack_link.router)
         app.include_router(voice_callback.router)
         app.include_router(alerts_post_api.router)
+    # The largest body any route takes; routes cap theirs lower (console forms, ack bodies).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=service.settings.ingest.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=service.metrics)
     return app

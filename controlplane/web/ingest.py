@@ -5,36 +5,39 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from controlplane.auth import Principal
 from controlplane.contracts import EVENT_KINDS, Receipt
 from controlplane.ingest.batches import BadEvent, decode_body
+from controlplane.ingest.publisher import BusUnavailable
 from controlplane.service import ControlPlane
+from controlplane.web.body_limit import OversizedBody, read_capped
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 
 router = APIRouter()
+# What a client is asked to wait before retrying a batch the bus did not take.
+RETRY_AFTER_S = 5
+
+# One event, a JSON array of them, or NDJSON (one per line) of the kind the path names.
+_EVENT_SCHEMAS = [msgspec_schema(event_type) for event_type, _ in EVENT_KINDS.values()]
+EVENTS_BODY = request_body(
+    {
+        "application/json": {
+            "anyOf": [*_EVENT_SCHEMAS, *({"type": "array", "items": s} for s in _EVENT_SCHEMAS)]
+        },
+        "application/x-ndjson": {"type": "string", "description": "one JSON event per line"},
+    },
+    description="Events of the kind in the path: receipts, submits, logs or probes.",
+)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "body too large", limit_bytes=limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "body too large", limit_bytes=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.post("/v1/events/{kind}", status_code=202)
+@router.post("/v1/events/{kind}", status_code=202, openapi_extra=EVENTS_BODY)
 async def ingest_events(
-    kind: str,
+    kind: Annotated[str, Path(json_schema_extra={"enum": sorted(EVENT_KINDS)})],
     request: Request,
     _: Annotated[Principal, Depends(require_scope("ingest"))],
 ) -> JsonResponse:
@@ -45,8 +48,8 @@ async def ingest_events(
     metrics = service.metrics
     limits = service.settings.ingest
     try:
-        body = await read_limited(request, limits.max_body_bytes)
-    except ApiError:
+        body = await read_capped(request, limits.max_body_bytes)
+    except OversizedBody:
         metrics.events_rejected.labels(kind, "too_large").inc()
         raise
     try:
@@ -59,7 +62,16 @@ async def ingest_events(
         raise ApiError(413, "too many events in one batch", limit_events=limits.max_events)
     if event_type is Receipt:
         events = _stamp_received_at(events, service)
-    await service.publisher.publish(subject, events)
+    try:
+        await service.publisher.publish(subject, events)
+    except BusUnavailable:
+        metrics.events_rejected.labels(kind, "unavailable").inc(len(events))
+        raise ApiError(
+            503,
+            "the bus is not taking events now: retry the batch (a retried batch is stored once)",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            retry_after_s=RETRY_AFTER_S,
+        ) from None
     metrics.events_accepted.labels(kind).inc(len(events))
     return JsonResponse({"accepted": len(events)}, status_code=202)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.service import ControlPlane
+from controlplane.web.health import health_response
 from controlplane.web.responses import JsonResponse
 
 router = APIRouter()
@@ -14,13 +16,10 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz(request: Request) -> JsonResponse:
     service: ControlPlane = request.app.state.service
-    checks = await service.health()
-    healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
-    return JsonResponse(body, status_code=200 if healthy else 503)
+    return health_response(await service.health(), service.consumers)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     service: ControlPlane = request.app.state.service
     await service.persister.refresh_pending()

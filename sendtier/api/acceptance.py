@@ -7,17 +7,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Final
 
-import msgspec
-
-from controlplane.bus import SUBMIT, Bus
+from controlplane.bus import Bus
 from controlplane.clock import Clock
 from controlplane.contracts import MessageClass, OutboundMessage
 from sendtier.api.bodies import BatchRequest, Params, SendRequest
 from sendtier.api.ids import MessageIdFactory
 from sendtier.api.metrics import SendApiMetrics
 from sendtier.api.optout import OptOutList
+from sendtier.api.publishing import Shortfall, publish
 from sendtier.api.ratelimit import LimitExceeded, NumberCounters, Reservation, TenantBuckets, Window
 from sendtier.api.refusals import InvalidRequest, OptedOut, RateLimited, Refusal, Unavailable
 from sendtier.api.segments import count_segments
@@ -27,7 +25,6 @@ from sendtier.settings import SendTierSettings, TenantSettings
 
 log = logging.getLogger(__name__)
 
-_encoder: Final = msgspec.msgpack.Encoder()
 MINUTE_S, HOUR_S, DAY_S = 60.0, 3600.0, 86_400.0
 
 
@@ -56,10 +53,15 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a request sent: (request index, message) pairs, and the recipients it refused."""
+    """What a request sent: (request index, message) pairs, and the recipients it refused.
+
+    With a `shortfall`, the bus confirmed only some of the accepted messages (or none, though
+    some may be on it): the send stands, its limits stay spent, and the rest is owed.
+    """
 
     accepted: list[tuple[int, OutboundMessage]]
     rejected: list[Rejected]
+    shortfall: Shortfall | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,7 @@ class Acceptor:
         self._counters = NumberCounters(clock)
         self._ids = MessageIdFactory(clock)
 
-    async def send(self, tenant: TenantSettings, request: SendRequest) -> OutboundMessage:
+    async def send(self, tenant: TenantSettings, request: SendRequest) -> Outcome:
         """Send one message; every refusal is raised."""
         try:
             shape = self._shape(tenant, request)
@@ -123,8 +125,7 @@ class Acceptor:
         except Refusal as refusal:
             self._count_refused([refusal])
             raise
-        outcome = await self._admit_and_publish(tenant, shape, [draft], single=True)
-        return outcome.accepted[0][1]
+        return await self._admit_and_publish(tenant, shape, [draft], single=True)
 
     async def send_batch(self, tenant: TenantSettings, request: BatchRequest) -> Outcome:
         """Send to every recipient, or refuse the whole batch when the request is invalid.
@@ -229,15 +230,26 @@ class Acceptor:
             self._count_refused([refusal] * len(admitted))
             raise refusal from None
         messages = [(draft.index, self._message(tenant, shape, draft)) for draft, _ in admitted]
-        try:
-            await self._publish([message for _, message in messages], single=single)
-        except Unavailable as refusal:
+        shortfall = await publish(self._bus, [message for _, message in messages])
+        if shortfall is not None and shortfall.sent == "none":
             _cancel(admitted)
             self._buckets.give_back(tenant.name, len(admitted))
-            self._count_refused([refusal] * len(admitted))
-            raise
-        self._count_accepted(shape.message_class, [m for _, m in messages])
-        return Outcome(messages, rejected)
+            unavailable = Unavailable("the message bus did not take the messages; nothing was sent")
+            self._count_refused([unavailable] * len(admitted))
+            raise unavailable
+        owed = set() if shortfall is None else {m.message_id for m in shortfall.unpublished}
+        published = [m for _, m in messages if m.message_id not in owed]
+        self._count_accepted(shape.message_class, published)
+        return Outcome(messages, rejected, shortfall)
+
+    async def publish_owed(self, messages: list[OutboundMessage]) -> Shortfall | None:
+        """Publish what an earlier send left unconfirmed (its limits are spent already)."""
+        shortfall = await publish(self._bus, messages)
+        owed = set() if shortfall is None else {m.message_id for m in shortfall.unpublished}
+        published = [m for m in messages if m.message_id not in owed]
+        if published:
+            self._count_accepted(published[0].message_class, published)
+        return shortfall
 
     def _admit(
         self, tenant: TenantSettings, shape: _Shape, drafts: list[Draft], *, single: bool
@@ -271,24 +283,6 @@ class Acceptor:
                 continue
             admitted.append((draft, reservation))
         return admitted, rejected
-
-    async def _publish(self, messages: list[OutboundMessage], *, single: bool) -> None:
-        """Put the messages on sms.submit, one bus message each; Unavailable if the bus fails."""
-        try:
-            if single:
-                await self._bus.publish(SUBMIT, _encoder.encode(messages[0]))
-            else:
-                await self._bus.publish_many(SUBMIT, [_encoder.encode(m) for m in messages])
-        except Exception as exc:
-            log.warning(
-                "api.publish_failed tenant=%s messages=%d error=%s",
-                messages[0].tenant,
-                len(messages),
-                type(exc).__name__,
-            )
-            raise Unavailable(
-                "the message bus did not take the messages; nothing was sent"
-            ) from None
 
     def _message(self, tenant: TenantSettings, shape: _Shape, draft: Draft) -> OutboundMessage:
         return OutboundMessage(

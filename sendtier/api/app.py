@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.bus import Bus
 from controlplane.clock import Clock, system_clock
 from controlplane.storage import Database
+from controlplane.web.body_limit import BodyLimitMiddleware
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
@@ -51,11 +53,12 @@ def create_api_app(
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return JsonResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(api.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(routes.router)
     app.include_router(optout_routes.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=routes.MAX_BODY_BYTES)
     app.add_middleware(RequestMetricsMiddleware, metrics=api.metrics)
     return app

@@ -1,4 +1,9 @@
-"""Idempotency keys: the first request under a key sends, its retries get the same answer."""
+"""Idempotency keys: the first request under a key sends, its retries get the same answer.
+
+When the bus takes only part of a send, the key stays claimed with what is still owed: the
+messages the bus did not confirm (same ids) and the answer to give once they are out. The next
+retry under the key publishes just those, and then answers as the send would have.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+import msgspec
+
 from controlplane.clock import Clock
+from controlplane.contracts import OutboundMessage
 from controlplane.storage.api_repositories import IdempotencyKeyRepository
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,27 @@ class Replay:
     body: bytes
 
 
+class OwedSend(msgspec.Struct, frozen=True):
+    """What a send under a key still owes: the answer for when it is done, and the messages
+    (of `total`) the bus has not confirmed yet."""
+
+    status_code: int
+    answer: bytes
+    total: int
+    messages: list[OutboundMessage]
+
+
+_owed_decoder: Final = msgspec.msgpack.Decoder(OwedSend)
+_owed_encoder: Final = msgspec.msgpack.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """An earlier request under the key sent part of its messages: this one sends the rest."""
+
+    send: OwedSend
+
+
 @dataclass(frozen=True, slots=True)
 class InFlight:
     """The first request under the key has not been answered yet."""
@@ -43,7 +72,7 @@ class Reused:
     """The key was used before for a different request."""
 
 
-Claim = Claimed | Replay | InFlight | Reused
+Claim = Claimed | Replay | Owed | InFlight | Reused
 
 
 def valid_key(raw: str) -> bool:
@@ -77,6 +106,11 @@ class IdempotencyKeys:
             return Claimed()
         if earlier.fingerprint != request_fingerprint:
             return Reused()
+        if earlier.pending is not None:
+            taken = await asyncio.to_thread(self._repository.take_pending, tenant, key)
+            if taken is not None:
+                log.info("event=idempotency_resume tenant=%s key=%s", tenant, key)
+                return Owed(_owed_decoder.decode(taken))
         if earlier.status_code is None or earlier.response is None:
             return InFlight()
         log.info("idempotency.replay tenant=%s key=%s", tenant, key)
@@ -84,6 +118,11 @@ class IdempotencyKeys:
 
     async def complete(self, tenant: str, key: str, status_code: int, body: bytes) -> None:
         await asyncio.to_thread(self._repository.complete, tenant, key, status_code, body.decode())
+
+    async def keep_owed(self, tenant: str, key: str, owed: OwedSend) -> None:
+        """Keep the claim with what its send still owes, for the next retry under the key."""
+        pending = _owed_encoder.encode(owed)
+        await asyncio.to_thread(self._repository.keep_pending, tenant, key, pending)
 
     async def release(self, tenant: str, key: str) -> None:
         await asyncio.to_thread(self._repository.release, tenant, key)

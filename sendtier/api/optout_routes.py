@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from sendtier.api.bodies import OptOutRequest, decode_request
 from sendtier.api.refusals import InvalidRequest
@@ -12,6 +13,7 @@ from sendtier.api.routes import Tenant, read_body, send_api
 from sendtier.api.validation import InvalidPhone, PhoneValidator
 
 router = APIRouter()
+OPT_OUT_BODY = request_body({"application/json": msgspec_schema(OptOutRequest)})
 
 
 def _e164(phones: PhoneValidator, raw: str) -> str:
@@ -21,7 +23,7 @@ def _e164(phones: PhoneValidator, raw: str) -> str:
         raise InvalidRequest(str(exc), "phone") from None
 
 
-@router.post("/v1/opt-outs")
+@router.post("/v1/opt-outs", openapi_extra=OPT_OUT_BODY)
 async def opt_out(request: Request, tenant: Tenant) -> JsonResponse:
     """Opt a number out of the tenant's marketing: 201 when new, 200 when it already was."""
     api = send_api(request)

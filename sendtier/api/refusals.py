@@ -66,13 +66,35 @@ class KeyInFlight(Refusal):
 
 
 class Unavailable(Refusal):
-    """The bus did not take the messages; nothing was sent."""
+    """Nothing was sent, and nothing of this request will be: `"sent": "none"` says so.
+
+    A client (the alert notifier) may then send another way without sending twice.
+    """
 
     status = 503
     reason = "unavailable"
 
+    def __init__(self, error: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(error, field, **{"sent": "none", **extra})
+
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+class PartlySent(Unavailable):
+    """The bus confirmed only part of the request's messages (`sent`: partly), or none though
+    some may be on it (`sent`: unknown). A retry under the same Idempotency-Key publishes only
+    the rest; without a key, a retry would send the confirmed ones again."""
+
+    def __init__(self, unsent: int, total: int, sent: str) -> None:
+        super().__init__(
+            f"the message bus confirmed {total - unsent} of {total} messages; retry with the "
+            "same Idempotency-Key to publish the rest",
+            None,
+            sent=sent,
+            unsent=unsent,
+            total=total,
+        )
 
 
 class BodyTooLarge(Refusal):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import msgspec
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.web.errors import install_error_handlers
+from controlplane.web.health import health_response
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.dispatch.dispatcher import Dispatcher
@@ -20,12 +22,10 @@ def create_dispatch_app(dispatcher: Dispatcher) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JsonResponse:
-        checks = await _dispatcher(request).health()
-        healthy = all(checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
-        return JsonResponse(body, status_code=200 if healthy else 503)
+        serving = _dispatcher(request)
+        return health_response(await serving.health(), serving.consumers)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         serving = _dispatcher(request)
         await serving.refresh_metrics()

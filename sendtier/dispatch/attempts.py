@@ -8,6 +8,10 @@
   control plane with a SupplierLog, use the next supplier;
 - deferred (e.g. marketing outside allowed hours): leave the message for redelivery.
 Every attempt's SubmitResult is published; the message id is the same on every attempt.
+
+Once a supplier took the message (accepted it, or timed out on a non-OTP one), its "submitted"
+marker is written before the result is published, and a message whose marker exists is never
+submitted again: its stored results are published once more instead (submitted.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sendtier.dispatch.limits import SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook
+from sendtier.dispatch.submitted import SubmittedMarkers
 from sendtier.settings import SupplierSettings
 from sendtier.suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
 
@@ -43,8 +48,10 @@ class Disposition(Enum):
     """What becomes of the bus message once its attempts are over."""
 
     DONE = "done"  # sent, or failed for good: ack it
+    ALREADY_SENT = "already_submitted"  # submitted before: its results went out again; ack it
     LATER = "later"  # not sent yet (deferred, or no supplier free): let the bus redeliver it
     UNROUTABLE = "unroutable"  # no route, or no configured supplier on it: let it redeliver
+    UNVERIFIED = "unverified"  # redelivered, and the markers cannot be read: let it redeliver
 
 
 class MessageSender:
@@ -58,6 +65,7 @@ class MessageSender:
         adapters: Mapping[str, SupplierAdapter],
         suppliers: Mapping[str, SupplierSettings],
         publisher: EventPublisher,
+        markers: SubmittedMarkers,
         metrics: DispatchMetrics,
         clock: Clock,
         sleep: Sleep,
@@ -72,13 +80,35 @@ class MessageSender:
         }
         self._suppliers = suppliers
         self._publisher = publisher
+        self._markers = markers
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
         self._callback_base_url = callback_base_url.rstrip("/")
 
-    async def send(self, message: OutboundMessage) -> Disposition:
+    async def send(self, message: OutboundMessage, *, redelivered: bool) -> Disposition:
         """Try the message's suppliers; returns once every attempt's events are on the bus."""
+        try:
+            sent_before = await self._markers.find(message.message_id)
+        except Exception as exc:
+            if redelivered:
+                logger.warning(
+                    "event=submitted_marker_unreadable message_id=%s error=%r",
+                    message.message_id,
+                    exc,
+                )
+                return Disposition.UNVERIFIED
+            # A first delivery is almost never a repeat (the API publishes each message under
+            # its id and the bus drops a repeated id): send it rather than stop every send.
+            sent_before = None
+        if sent_before is not None:
+            logger.info(
+                "event=resubmit_prevented message_id=%s results=%d",
+                message.message_id,
+                len(sent_before),
+            )
+            await asyncio.gather(*map(self._publisher.submit_result, sent_before))
+            return Disposition.ALREADY_SENT
         candidates = [
             name
             for name in self._route_book.candidates(
@@ -109,6 +139,7 @@ class MessageSender:
         self, message: OutboundMessage, candidates: list[str], published: list[asyncio.Future[None]]
     ) -> Disposition:
         used: set[str] = set()  # suppliers that took the submit (or may have): once per message
+        results: list[SubmitResult] = []
         held = False
         attempt = 0
         # Each pass either uses up a candidate or backs one off; this bounds a pathological mix.
@@ -133,16 +164,20 @@ class MessageSender:
             attempt += 1
             answered = await self._submit(supplier, message)
             outcome_class = error_class(answered.outcome)
-            published.append(
-                self._publish_result(message, supplier, attempt, answered, outcome_class)
+            results.append(self._result(message, supplier, attempt, answered, outcome_class))
+            # Taken (or maybe, and a timeout is resent to the next supplier only for OTP): the
+            # message is done, and marked so before its result goes out.
+            taken = outcome_class is None or (
+                outcome_class is SubmitErrorClass.TIMEOUT and message.message_class != "otp"
             )
+            if taken:
+                await self._mark_submitted(message, results)
+            published.append(self._publisher.submit_result(results[-1]))
             self._learn(supplier, message, answered, outcome_class, published)
-            if outcome_class is None or outcome_class in _FINAL:
+            if taken or outcome_class in _FINAL:
                 return Disposition.DONE
             if outcome_class is SubmitErrorClass.DEFERRED:
                 return Disposition.LATER
-            if outcome_class is SubmitErrorClass.TIMEOUT and message.message_class != "otp":
-                return Disposition.DONE
             if outcome_class not in _NOT_TAKEN:
                 used.add(supplier)
         return Disposition.LATER
@@ -189,14 +224,24 @@ class MessageSender:
         )
         return await self._callers[supplier].submit(request)
 
-    def _publish_result(
+    async def _mark_submitted(self, message: OutboundMessage, results: list[SubmitResult]) -> None:
+        try:
+            await self._markers.record(message.message_id, results)
+        except Exception as exc:
+            # The mark holds in this process, and the results go out as always: only a failed
+            # publish too, redelivered to another replica, could send it again.
+            logger.error(
+                "event=submitted_marker_failed message_id=%s error=%r", message.message_id, exc
+            )
+
+    def _result(
         self,
         message: OutboundMessage,
         supplier: str,
         attempt: int,
         answered: Answered,
         outcome_class: SubmitErrorClass | None,
-    ) -> asyncio.Future[None]:
+    ) -> SubmitResult:
         outcome = answered.outcome
         self._metrics.observe_submit(
             supplier,
@@ -204,7 +249,7 @@ class MessageSender:
             str(outcome_class or "accepted"),
             outcome.latency_ms,
         )
-        result = SubmitResult(
+        return SubmitResult(
             message_id=message.message_id,
             supplier=supplier,
             carrier=message.carrier,
@@ -217,7 +262,6 @@ class MessageSender:
             attempt=attempt,
             error_class=None if outcome_class is None else str(outcome_class),
         )
-        return self._publisher.submit_result(result)
 
     def _learn(
         self,

@@ -4,13 +4,14 @@ One OutboundMessage per bus message (msgspec msgpack), from the durable `dispatc
 every dispatcher replica (a work queue). Messages run as asyncio tasks, at most `max_in_flight`
 at once: the loop fetches only as many messages as it has free slots. A message is acked only
 after every attempt's SubmitResult is on the bus (at least once); one that could not be sent yet
-is left un-acked, so the bus redelivers it after `ack_wait_s`.
+is left un-acked, so the bus redelivers it after `ack_wait_s`. A supplier gets it once all the
+same: a message that a supplier took is marked submitted in the database before its results go
+out, and a redelivery finds the mark (attempts.py, submitted.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import OrderedDict
@@ -18,9 +19,14 @@ from collections.abc import Mapping
 
 import msgspec
 
-from controlplane.bus import SUBMIT, Bus, Delivery, Subscription
+from controlplane.bus import SUBMIT, Bus, Delivery
+from controlplane.bus.consume import Batch, Consumer, raw_payload
+from controlplane.bus.consumer_metrics import ConsumerCollector
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import OutboundMessage, RoutingTable
+from controlplane.storage import Database
+from controlplane.storage.dispatch_repositories import SubmittedMarkerRepository
 from sendtier.dispatch.attempts import Disposition, MessageSender
 from sendtier.dispatch.calls import Sleep
 from sendtier.dispatch.limits import SupplierGates
@@ -28,6 +34,7 @@ from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook, table_from_settings
 from sendtier.dispatch.routing_feed import RoutingFeed
+from sendtier.dispatch.submitted import SubmittedMarkers
 from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import SupplierAdapter
@@ -42,6 +49,8 @@ FETCH_TIMEOUT_S = 0.5
 # Message ids finished recently, to ack a redelivery of a message already sent (its first ack
 # was lost, or came after ack_wait) instead of sending it twice.
 RECENT_IDS = 100_000
+# What lets a bus message be acked: its sends are over, or were over before.
+_ACKED = frozenset({Disposition.DONE, Disposition.ALREADY_SENT})
 
 _outbound_decoder = msgspec.msgpack.Decoder(OutboundMessage)
 
@@ -50,7 +59,8 @@ class Dispatcher:
     """Sends accepted messages through the supplier adapters, following the routing table.
 
     `adapters` maps each configured supplier's name to its adapter; every adapter needs a
-    SupplierSettings of the same name (for its limits and templates). `instance` names this
+    SupplierSettings of the same name (for its limits and templates). `database` (migrated by
+    the caller) keeps the submitted markers, shared by every replica. `instance` names this
     replica: its routing durable is `<instance>-routing`, so replicas must differ (each needs
     every routing table). `sleep` waits in real time; tests pass one that moves a ManualClock.
     """
@@ -61,6 +71,7 @@ class Dispatcher:
         bus: Bus,
         adapters: Mapping[str, SupplierAdapter],
         *,
+        database: Database,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -76,31 +87,35 @@ class Dispatcher:
         self.route_book = RouteBook(
             table_from_settings(settings.dispatch.default_routes, clock.now()), rng
         )
-        self._publisher = EventPublisher(bus)
+        self._publisher = EventPublisher(bus, sleep)
         self._sender = MessageSender(
             route_book=self.route_book,
             gates=SupplierGates((suppliers[name] for name in adapters), clock.monotonic()),
             adapters=adapters,
             suppliers=suppliers,
             publisher=self._publisher,
+            markers=SubmittedMarkers(SubmittedMarkerRepository(database), clock),
             metrics=self.metrics,
             clock=clock,
             sleep=sleep,
             callback_base_url=settings.receipts.public_url,
         )
+        # Every bus consumer of this dispatcher, for /healthz and /metrics.
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
+        self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_dispatch"))
         self._feed = RoutingFeed(
             bus,
             self.route_book,
             durable=f"{instance}-routing",
             cache_path=settings.dispatch.routing_cache_path,
             on_applied=self._routing_applied,
+            liveness=self.consumers,
         )
         self._slots = asyncio.Semaphore(settings.dispatch.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_progress: set[str] = set()
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._subscription: Subscription | None = None
-        self._consumer: asyncio.Task[None] | None = None
+        self._consumer: Consumer[bytes] | None = None
         self.metrics.routing_version.set(self.route_book.version)
 
     @property
@@ -113,12 +128,22 @@ class Dispatcher:
         self._feed.load_cache()
         self._publisher.start()
         await self._feed.start()
-        self._subscription = await self._bus.subscribe(
+        subscription = await self._bus.subscribe(
             SUBMIT, SUBMIT_DURABLE, ack_wait=self._settings.ack_wait_s
         )
-        self._consumer = asyncio.create_task(
-            self._consume(self._subscription), name="dispatch-consumer"
+        # Each message is decoded by its own task (_handle), which counts an unreadable one.
+        self._consumer = Consumer(
+            SUBMIT_DURABLE,
+            subscription,
+            raw_payload,
+            self._spawn,
+            liveness=self.consumers,
+            fetch_max=FETCH_MAX,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+            handler_settles=True,
+            credit=_FreeSlots(self._slots),
         )
+        self._consumer.start()
         logger.info(
             "event=dispatch_started routing_version=%d max_in_flight=%d",
             self.route_book.version,
@@ -132,9 +157,7 @@ class Dispatcher:
         """
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            await consumer.stop()
         if self._tasks:
             _, unfinished = await asyncio.wait(set(self._tasks), timeout=grace_s)
             for task in unfinished:
@@ -145,14 +168,11 @@ class Dispatcher:
         await self._sender.close()
         await self._feed.stop()
         await self._publisher.stop()
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            await subscription.close()
         logger.info("event=dispatch_stopped")
 
     async def health(self) -> dict[str, bool]:
-        consuming = self._consumer is not None and not self._consumer.done()
-        return {"bus": await self._bus.healthy(), "consuming": consuming}
+        # Whether its loop is alive and making progress is `consumers`' part of /healthz.
+        return {"bus": await self._bus.healthy(), "consuming": self._consumer is not None}
 
     async def refresh_metrics(self) -> None:
         """Gauges read at scrape time: the backlog of sms.submit (shared by every replica)."""
@@ -161,33 +181,12 @@ class Dispatcher:
     def _routing_applied(self, table: RoutingTable) -> None:
         self.metrics.routing_version.set(table.version)
 
-    async def _consume(self, subscription: Subscription) -> None:
-        while True:
-            await self._slots.acquire()
-            free = 1
-            # Take every free slot: under load one fetch brings a large batch.
-            while free < FETCH_MAX and not self._slots.locked():
-                await self._slots.acquire()
-                free += 1
-            try:
-                deliveries = await subscription.fetch(free, timeout=FETCH_TIMEOUT_S)
-            except asyncio.CancelledError:
-                self._release(free)
-                raise
-            except Exception as exc:
-                self._release(free)
-                logger.warning("event=dispatch_fetch_failed error=%r", exc)
-                await asyncio.sleep(FETCH_TIMEOUT_S)
-                continue
-            self._release(free - len(deliveries))
-            for delivery in deliveries:
-                task = asyncio.create_task(self._handle(delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    def _release(self, slots: int) -> None:
-        for _ in range(slots):
-            self._slots.release()
+    async def _spawn(self, batch: Batch[bytes]) -> None:
+        """A task per message, holding the slot the consumer took for it until it is done."""
+        for delivery in batch.deliveries:
+            task = asyncio.create_task(self._handle(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, delivery: Delivery) -> None:
         """Dispatch one bus message; holds one in-flight slot, released at the end."""
@@ -217,8 +216,8 @@ class Dispatcher:
         self._in_progress.add(message_id)
         self.metrics.in_flight.inc()
         try:
-            disposition = await self._sender.send(message)
-            if disposition is Disposition.DONE:
+            disposition = await self._sender.send(message, redelivered=delivery.attempt > 1)
+            if disposition in _ACKED:
                 await delivery.ack()
                 self._remember(message_id)
             self.metrics.message_handled(disposition.value)
@@ -240,3 +239,23 @@ class Dispatcher:
         self._recent[message_id] = None
         if len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
+
+
+class _FreeSlots:
+    """The in-flight slots as the consumer's credit: each fetch asks for every free slot."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+
+    async def take(self, most: int) -> int:
+        await self._slots.acquire()
+        free = 1
+        # Take every free slot: under load one fetch brings a large batch.
+        while free < most and not self._slots.locked():
+            await self._slots.acquire()
+            free += 1
+        return free
+
+    def give_back(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()

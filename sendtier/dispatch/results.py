@@ -4,21 +4,32 @@ Every in-flight message adds its events and gets a future that completes once th
 them; the message is acked only after that. Events that arrive while a flush is on the wire go
 out together in the next one, so the bus sees few large publishes under load and one small
 publish per event when idle, without a linger timer.
+
+Each chunk is published under a digest of its bytes as its message id, and a chunk the bus did
+not confirm is published again (the same bytes, the same id) a few times before the flush
+fails: a chunk whose answer was lost, but which the bus holds, stays one message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from controlplane.bus import SUBMITTED, SUPPLIER_LOGS, Bus
+from controlplane.bus import SUBMITTED, SUPPLIER_LOGS, Bus, PublishFailed
 from controlplane.contracts import EventT, SubmitResult, SupplierLog, encode_batch
 
 logger = logging.getLogger(__name__)
 
+Sleep = Callable[[float], Awaitable[None]]
+
 # Events per bus message: the persist consumer decodes one msgpack array per message.
 CHUNK_EVENTS = 500
+# Pauses before publishing unconfirmed chunks again; then the flush fails (its messages are
+# redelivered later, and find their submitted markers).
+RETRY_DELAYS_S = (0.2, 1.0)
 
 
 @dataclass
@@ -35,8 +46,9 @@ class _Pending:
 class EventPublisher:
     """Batches SubmitResults onto `sms.submitted` and SupplierLogs onto `sms.supplier_logs`."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, sleep: Sleep = asyncio.sleep) -> None:
         self._bus = bus
+        self._sleep = sleep
         self._pending: _Pending | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -88,8 +100,8 @@ class EventPublisher:
         if pending is None:
             return
         try:
-            await _publish_chunks(self._bus, SUBMITTED, pending.results)
-            await _publish_chunks(self._bus, SUPPLIER_LOGS, pending.logs)
+            await self._publish(SUBMITTED, pending.results)
+            await self._publish(SUPPLIER_LOGS, pending.logs)
         except asyncio.CancelledError:
             pending.done.cancel()
             raise
@@ -107,15 +119,30 @@ class EventPublisher:
         else:
             pending.done.set_result(None)
 
-
-async def _publish_chunks(bus: Bus, subject: str, events: list[EventT]) -> None:
-    if not events:
-        return
-    payloads = [
-        encode_batch(events[start : start + CHUNK_EVENTS])
-        for start in range(0, len(events), CHUNK_EVENTS)
-    ]
-    if len(payloads) == 1:
-        await bus.publish(subject, payloads[0])
-    else:
-        await bus.publish_many(subject, payloads)
+    async def _publish(self, subject: str, events: list[EventT]) -> None:
+        if not events:
+            return
+        payloads = [
+            encode_batch(events[start : start + CHUNK_EVENTS])
+            for start in range(0, len(events), CHUNK_EVENTS)
+        ]
+        ids = [f"{subject}:{hashlib.blake2b(p, digest_size=16).hexdigest()}" for p in payloads]
+        for delay in (*RETRY_DELAYS_S, None):
+            try:
+                if len(payloads) == 1:
+                    await self._bus.publish(subject, payloads[0], msg_id=ids[0])
+                else:
+                    await self._bus.publish_many(subject, payloads, msg_ids=ids)
+                return
+            except PublishFailed as failed:
+                if delay is None:
+                    raise
+                payloads = [payloads[index] for index in failed.unconfirmed]
+                ids = [ids[index] for index in failed.unconfirmed]
+                logger.warning(
+                    "event=dispatch_publish_retry subject=%s chunks=%d delay_s=%.1f",
+                    subject,
+                    len(payloads),
+                    delay,
+                )
+            await self._sleep(delay)

@@ -9,7 +9,6 @@ so that a dispatcher restarted while the control plane is down starts from it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -17,7 +16,9 @@ from pathlib import Path
 
 import msgspec
 
-from controlplane.bus import ROUTING, Bus, Subscription
+from controlplane.bus import ROUTING, Bus
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.contracts import RoutingTable
 from sendtier.dispatch.routing import RouteBook
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # A fetch returns as soon as a table arrives; this only bounds how long stop() waits for it.
 FETCH_TIMEOUT_S = 0.5
+FETCH_MESSAGES = 16
 
 _msgpack_decoder = msgspec.msgpack.Decoder(RoutingTable)
 _json_decoder = msgspec.json.Decoder(RoutingTable)
@@ -71,14 +73,15 @@ class RoutingFeed:
         durable: str,
         cache_path: str | None,
         on_applied: Callable[[RoutingTable], None],
+        liveness: LivenessRegistry,
     ) -> None:
         self._bus = bus
         self._route_book = route_book
         self._durable = durable
         self._cache_path = cache_path
         self._on_applied = on_applied
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._liveness = liveness
+        self._consumer: Consumer[RoutingTable] | None = None
 
     def load_cache(self) -> None:
         """Start from the cached table when it is newer than the one in force."""
@@ -94,37 +97,25 @@ class RoutingFeed:
             self._on_applied(table)
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe(ROUTING, self._durable)
-        self._task = asyncio.create_task(self._run(self._subscription), name="dispatch-routing")
+        self._consumer = Consumer(
+            self._durable,
+            await self._bus.subscribe(ROUTING, self._durable),
+            _msgpack_decoder.decode,
+            self._apply_newest,
+            liveness=self._liveness,
+            fetch_max=FETCH_MESSAGES,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+        )
+        self._consumer.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            await subscription.close()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
-    async def _run(self, subscription: Subscription) -> None:
-        while True:
-            try:
-                deliveries = await subscription.fetch(16, timeout=FETCH_TIMEOUT_S)
-            except Exception as exc:
-                # The bus may be reconnecting: keep the table in force and try again.
-                logger.warning("event=routing_fetch_failed error=%r", exc)
-                await asyncio.sleep(FETCH_TIMEOUT_S)
-                continue
-            newest: RoutingTable | None = None
-            for delivery in deliveries:
-                table = _decode(delivery.data)
-                if table is not None and (newest is None or table.version > newest.version):
-                    newest = table
-            if newest is not None:
-                await self._apply(newest)
-            for delivery in deliveries:
-                await delivery.ack()
+    async def _apply_newest(self, batch: Batch[RoutingTable]) -> None:
+        # Only the newest of a batch matters: each table is a whole version.
+        await self._apply(max(batch.values, key=lambda table: table.version))
 
     async def _apply(self, table: RoutingTable) -> None:
         previous = self._route_book.version
@@ -149,12 +140,3 @@ class RoutingFeed:
                 logger.error(
                     "event=routing_cache_write_failed path=%s error=%r", self._cache_path, exc
                 )
-
-
-def _decode(data: bytes) -> RoutingTable | None:
-    try:
-        return _msgpack_decoder.decode(data)
-    except msgspec.MsgspecError as exc:
-        # A payload no version of us can read is dropped: redelivering it would never help.
-        logger.error("event=routing_table_invalid error=%s", exc)
-        return None

@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import PlainTextResponse
 
 from controlplane.web.errors import install_error_handlers
+from controlplane.web.health import health_response
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 from controlplane.web.responses import JsonResponse
 from sendtier.persist.service import PersistService
@@ -31,12 +33,9 @@ def create_persist_app(service: PersistService) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JsonResponse:
-        checks = await service.health()
-        healthy = all(checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
-        return JsonResponse(body, status_code=200 if healthy else 503)
+        return health_response(await service.health(), service.consumers)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         await service.refresh_metrics()
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

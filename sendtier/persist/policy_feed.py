@@ -8,17 +8,15 @@ this durable on the next start. After a crash the bus redelivers it when ack_wai
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Final
 
 import msgspec
 
-from controlplane.bus import DEGRADATION, Bus, Delivery, Subscription
+from controlplane.bus import DEGRADATION, Bus, Delivery
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.contracts import DegradationPolicy
 from sendtier.persist.degradation import DegradationGate
-
-log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S: Final = 0.25
 CATCH_UP_TIMEOUT_S: Final = 0.05
@@ -36,58 +34,54 @@ def decode_policies(payload: bytes) -> list[DegradationPolicy]:
 class DegradationFeed:
     """One durable consumer of cp.degradation that keeps the gate at the newest version."""
 
-    def __init__(self, bus: Bus, gate: DegradationGate, durable: str, ack_wait_s: float) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        gate: DegradationGate,
+        durable: str,
+        ack_wait_s: float,
+        liveness: LivenessRegistry,
+    ) -> None:
         self._bus = bus
         self._gate = gate
         self._durable = durable
         self._ack_wait_s = ack_wait_s
-        self._subscription: Subscription | None = None
+        self._liveness = liveness
         self._held: Delivery | None = None
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._consumer: Consumer[list[DegradationPolicy]] | None = None
 
     async def start(self) -> None:
         """Subscribe and read what the bus holds before returning, then follow it."""
         subscription = await self._bus.subscribe(
             DEGRADATION, self._durable, ack_wait=self._ack_wait_s
         )
-        self._subscription = subscription
-        while deliveries := await subscription.fetch(FETCH_MESSAGES, CATCH_UP_TIMEOUT_S):
-            for delivery in deliveries:
-                await self._take(delivery)
-        self._task = asyncio.create_task(self._run(subscription), name="persist-degradation")
+        self._consumer = Consumer(
+            self._durable,
+            subscription,
+            decode_policies,
+            self._take,
+            liveness=self._liveness,
+            fetch_max=FETCH_MESSAGES,
+            fetch_timeout_s=FETCH_TIMEOUT_S,
+            handler_settles=True,
+        )
+        await self._consumer.catch_up(CATCH_UP_TIMEOUT_S)
+        self._consumer.start()
 
     async def stop(self) -> None:
         """Stop following; the newest policy goes back to the bus for the next start."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
         if self._held is not None:
             await self._held.nak()
             self._held = None
-        if self._subscription is not None:
-            await self._subscription.close()
-            self._subscription = None
 
-    async def _run(self, subscription: Subscription) -> None:
-        while not self._stopping.is_set():
-            try:
-                deliveries = await subscription.fetch(FETCH_MESSAGES, FETCH_TIMEOUT_S)
-                for delivery in deliveries:
-                    await self._take(delivery)
-            except Exception:
-                # The gate keeps the policy it has; the next fetch tries again.
-                log.exception("persist.degradation fetch failed durable=%s", self._durable)
-                await asyncio.sleep(FETCH_TIMEOUT_S)
+    async def _take(self, batch: Batch[list[DegradationPolicy]]) -> None:
+        for delivery, policies in zip(batch.deliveries, batch.values, strict=True):
+            await self._take_one(delivery, policies)
 
-    async def _take(self, delivery: Delivery) -> None:
-        try:
-            policies = decode_policies(delivery.data)
-        except msgspec.DecodeError as exc:
-            log.error("persist.degradation undecodable payload acked error=%s", exc)
-            await delivery.ack()
-            return
+    async def _take_one(self, delivery: Delivery, policies: list[DegradationPolicy]) -> None:
         newest = max(policies, key=lambda policy: policy.version, default=None)
         current = self._gate.policy
         if newest is not None and self._gate.update(newest):

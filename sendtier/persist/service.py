@@ -7,6 +7,8 @@ import logging
 from typing import Final
 
 from controlplane.bus import RECEIPTS, SUBMIT, SUBMITTED, Bus
+from controlplane.bus.consumer_metrics import ConsumerCollector
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock, system_clock
 from controlplane.contracts import OutboundMessage, Receipt, SubmitResult
 from controlplane.ingest.persister import EventPersister, PersistTarget
@@ -42,6 +44,8 @@ class PersistService:
         self.bus = bus
         self.database = database
         self.metrics = PersistServiceMetrics()
+        self.consumers = LivenessRegistry(clock, settings.bus.consumer_stuck_after_s)
+        self.metrics.registry.register(ConsumerCollector(self.consumers, "sendtier_persist"))
         self.gate = DegradationGate(clock)
         self.writers = StorageWriters(database, self.gate, self.metrics)
         writers = self.writers
@@ -68,10 +72,15 @@ class PersistService:
             batch_events=settings.persist.batch_events,
             chunk_events=1,
             ack_wait_s=settings.bus.ack_wait_s,
+            liveness=self.consumers,
             durable_prefix=DURABLE_PREFIX,
         )
         self.feed = DegradationFeed(
-            bus, self.gate, settings.persist.degradation_durable, settings.bus.ack_wait_s
+            bus,
+            self.gate,
+            settings.persist.degradation_durable,
+            settings.bus.ack_wait_s,
+            self.consumers,
         )
 
     async def start(self) -> None:

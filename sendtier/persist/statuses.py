@@ -38,9 +38,11 @@ def plan_status_updates(
     """The status changes `receipts` make to messages whose last status is `stored`.
 
     A final status (DELIVERED, FAILED, EXPIRED, REJECTED) is never replaced; among finals of
-    one batch the earliest reported wins, so the outcome does not depend on delivery order
-    within a batch. UNKNOWN (no report in 72 h) is replaced by any final, and set only on a
-    message without a status.
+    one batch the first the gateway took wins, as it does across batches. That is the
+    receipt's `received_at` (our clock), not its report time: a report's own claim to be
+    earlier cannot put it first, and the outcome does not depend on the order within a batch.
+    UNKNOWN (no report in 72 h) is replaced by any final, and set only on a message without a
+    status.
     """
     by_message: dict[str, list[Receipt]] = {}
     for receipt in receipts:
@@ -51,10 +53,7 @@ def plan_status_updates(
             plan.missing.append(message_id)
             continue
         current = stored[message_id]
-        finals = sorted(
-            (r for r in group if r.status in FINAL_STATUSES),
-            key=lambda r: (r.reported_at, r.status),
-        )
+        finals = sorted((r for r in group if r.status in FINAL_STATUSES), key=_taken_order)
         if current in FINAL_STATUSES:
             kept = current
         elif finals:
@@ -69,3 +68,8 @@ def plan_status_updates(
         refused = sorted({r.status for r in finals if r.status != kept})
         plan.conflicts.extend(StatusConflict(message_id, kept, status) for status in refused)
     return plan
+
+
+def _taken_order(receipt: Receipt) -> tuple[datetime, datetime, str]:
+    """When the gateway took it (receipts without that time: when reported), ties by report."""
+    return (receipt.received_at or receipt.reported_at, receipt.reported_at, receipt.status)

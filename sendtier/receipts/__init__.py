@@ -2,7 +2,8 @@
 
 from sendtier.receipts.app import create_receipt_gateway_app
 from sendtier.receipts.correlation import CorrelationIndex, Correlator
-from sendtier.receipts.gateway import ReceiptGateway, SweepResult, UnknownSupplier
+from sendtier.receipts.gateway import ReceiptGateway, UnknownSupplier
+from sendtier.receipts.held import SweepResult
 from sendtier.receipts.service import ReceiptGatewayService
 
 __all__ = [

@@ -12,8 +12,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from controlplane.contracts import SubmitResult
+from controlplane.contracts import Receipt, SubmitResult
 from controlplane.storage import SubmitResultRepository
 from sendtier.suppliers.base import SupplierReport
 
@@ -105,7 +106,7 @@ class Correlator:
         try:
             by_message, by_supplier_id = await asyncio.to_thread(self._lookup, supplier, misses)
         except Exception:
-            # The database is down: the misses wait in the retry buffer and are looked up again.
+            # The database is down: the misses are held (or their push retried) and looked up again.
             log.exception("receipts.correlation lookup failed supplier=%s", supplier)
             by_message, by_supplier_id = {}, {}
         for report in misses:
@@ -139,3 +140,23 @@ class Correlator:
             self._submits.find_by_supplier_ids(supplier, supplier_ids) if supplier_ids else {}
         )
         return by_message, by_supplier_id
+
+
+def build_receipt(
+    supplier: str, report: SupplierReport, submit: SubmitResult, received_at: datetime
+) -> Receipt:
+    """The Receipt of a final report: what the submit knows plus what the supplier reported."""
+    assert report.status is not None, "only final reports become receipts"
+    return Receipt(
+        message_id=submit.message_id,
+        supplier=supplier,
+        carrier=submit.carrier,
+        message_class=submit.message_class,
+        status=report.status,
+        submitted_at=submit.at,
+        # A dialect without a report time (or a push without one): when we heard of it.
+        reported_at=report.reported_at or received_at,
+        raw_status=report.raw_status,
+        error_code=report.error_code,
+        received_at=received_at,
+    )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from controlplane.contracts import Receipt
+from sendtier.receipts.correlation import Correlation
 from sendtier.service_metrics import bus_pending_gauge, http_requests_counter
 
 # Most SMS receipts come within seconds; a queued supplier or a switched-off phone takes minutes.
@@ -21,8 +22,8 @@ class GatewayMetrics:
         self.registry = CollectorRegistry()
         self.pushes = Counter(
             "sendtier_receipts_pushes_total",
-            "Callback pushes answered, by supplier and outcome "
-            "(ok, rejected_signature, rejected_body, retry_later, unknown_supplier).",
+            "Callback pushes answered, by supplier and outcome (ok, rejected_source, "
+            "rejected_signature, rejected_body, retry_later, unknown_supplier).",
             ["supplier", "outcome"],
             registry=self.registry,
         )
@@ -83,9 +84,15 @@ class GatewayMetrics:
             "Publishes to sms.receipts that failed (the push was answered retry-later).",
             registry=self.registry,
         )
-        self.retry_buffer = Gauge(
-            "sendtier_receipts_retry_buffer",
-            "Reports waiting for their submit to become known.",
+        self.replays = Counter(
+            "sendtier_receipt_replays_total",
+            "Reports taken before (or twice in one push): answered, not published again.",
+            ["supplier"],
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "sendtier_receipts_held",
+            "Reports this gateway holds in storage until their submit is known.",
             registry=self.registry,
         )
         self.index_size = Gauge(
@@ -95,6 +102,16 @@ class GatewayMetrics:
         )
         self.http_requests = http_requests_counter("receipts", self.registry)
         self.bus_pending = bus_pending_gauge("receipts", self.registry)
+
+    def count_lookups(self, correlation: Correlation) -> None:
+        """Count where a correlation pass found each report's submit, or that it missed."""
+        for source, count in (
+            ("index", correlation.from_index),
+            ("database", correlation.from_database),
+            ("miss", len(correlation.unmatched)),
+        ):
+            if count:
+                self.correlations.labels(source).inc(count)
 
     def count_receipts(self, supplier: str, receipts: Sequence[Receipt]) -> None:
         """Count a published batch by (carrier, status) and observe each receipt's delay.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final, TypeVar
@@ -11,7 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 import orjson
 
+from controlplane.contracts import NESTED_TOO_DEEPLY
 from sendtier.suppliers.base import CallbackReply
+from sendtier.suppliers.signing import same_signature
 
 # Chinese suppliers write push times in Beijing time without a zone (SUPPLIERS.md, header).
 CHINA_TZ: Final = timezone(timedelta(hours=8), "UTC+08:00")
@@ -66,6 +67,8 @@ def decode_json_array(body: bytes, item_type: type[ItemT]) -> list[ItemT]:
     except msgspec.DecodeError as exc:
         # msgspec names the path, e.g. "Object missing required field `sid` - at `$[0]`".
         raise ValueError(f"body: {exc}") from exc
+    except RecursionError:  # msgspec's limit, e.g. on an unknown field holding [[[[...]]]]
+        raise ValueError(f"body: {NESTED_TOO_DEEPLY}") from None
 
 
 def local_time(value: str | None, field: str, tz: timezone = CHINA_TZ) -> datetime | None:
@@ -76,7 +79,7 @@ def local_time(value: str | None, field: str, tz: timezone = CHINA_TZ) -> dateti
         naive = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise ValueError(f"{field}: not YYYY-MM-DD HH:MM:SS: {value!r}") from None
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    return _utc(naive, tz, field, value)
 
 
 def compact_time(value: str | None, field: str, tz: timezone) -> datetime | None:
@@ -91,24 +94,33 @@ def compact_time(value: str | None, field: str, tz: timezone) -> datetime | None
         naive = datetime.strptime(text, layout)
     except ValueError:
         raise ValueError(f"{field}: not a valid date: {value!r}") from None
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    return _utc(naive, tz, field, value)
+
+
+def _utc(naive: datetime, tz: timezone, field: str, value: str) -> datetime:
+    try:
+        return naive.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC falls before datetime.min
+        raise ValueError(f"{field}: out of range: {value!r}") from None
 
 
 class TokenCheck:
-    """Verifies a shared token in the callback URL; with no token configured, accepts any push.
+    """Verifies a shared token in the callback URL, for dialects whose pushes carry no signature.
 
-    For dialects whose pushes carry no documented signature (Alibaba, Tencent): the token is put
-    in the callback URL configured at the supplier, so only the supplier knows the full URL.
+    For Alibaba and Tencent: the token is put in the callback URL configured at the supplier, so
+    only the supplier knows the full URL. None: the supplier is known by the address it pushes
+    from instead (callback_allowed_ips, which the gateway checks); the registry builds no reader
+    with neither.
     """
 
     def __init__(self, token: str | None) -> None:
-        self._token = token.encode() if token else None
+        self._token = token or None
 
     def verify(self, url: str) -> bool:
         if self._token is None:
             return True
         given = query_params(url).get(CALLBACK_TOKEN_PARAM)
-        return given is not None and hmac.compare_digest(given.encode(), self._token)
+        return given is not None and same_signature(self._token, given)
 
 
 def json_reply(status_code: int, payload: Mapping[str, object]) -> CallbackReply:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Final
 
@@ -28,7 +27,7 @@ from sendtier.suppliers.callbacks import (
 )
 from sendtier.suppliers.receipt_codes import smpp_stat_status
 from sendtier.suppliers.signing import (
-    cmpp_batch_push_signature,
+    cmpp_batch_push_signature_valid,
     cmpp_push_signature_valid,
     cmpp_submit_sign,
 )
@@ -218,8 +217,7 @@ class CmppCallbackReader:
         if not signature:
             return False
         if _is_batch(body):
-            expected = cmpp_batch_push_signature(self._secret, body)
-            return hmac.compare_digest(expected, signature.lower())
+            return cmpp_batch_push_signature_valid(self._secret, body, signature)
         try:
             fields = dict(form_pairs(body))
         except ValueError:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from controlplane.clock import Clock
+from controlplane.yamlsource import ConfigError, ConfigProblem
 from sendtier.settings import (
     AliyunAccount,
     SupplierSettings,
@@ -17,8 +16,6 @@ from sendtier.suppliers.callbacks import TOKEN_CHECKED_DIALECTS
 from sendtier.suppliers.cmpp import CmppAdapter, CmppCallbackReader
 from sendtier.suppliers.tencent import TencentAdapter, TencentCallbackReader
 from sendtier.suppliers.twilio import TwilioAdapter, TwilioCallbackReader
-
-log = logging.getLogger(__name__)
 
 
 def make_adapter(settings: SupplierSettings, clock: Clock) -> SupplierAdapter:
@@ -37,13 +34,18 @@ def make_callback_reader(settings: SupplierSettings) -> CallbackReader:
     """The receipt reader for `settings.account`'s dialect, holding the secret it verifies with.
 
     Twilio and CMPP pushes are signed with the account's own secret; Alibaba and Tencent sign
-    nothing, so they are checked against `callback_token` in the URL when one is configured.
+    nothing, so they are checked against `callback_token` in the URL, or known by the address
+    they come from (`callback_allowed_ips`, which the gateway checks). With neither, anyone
+    could post receipts for them: such a supplier is refused with a ConfigError naming it.
     """
     account = settings.account
     token = settings.callback_token.get_secret_value() if settings.callback_token else None
-    if token is None and account.dialect in TOKEN_CHECKED_DIALECTS:
-        # Allowed (e.g. behind a gateway that authenticates), but anyone could push receipts.
-        log.warning("event=callback_token_missing supplier=%s pushes_unchecked=true", settings.name)
+    if (
+        token is None
+        and not settings.callback_allowed_ips
+        and account.dialect in TOKEN_CHECKED_DIALECTS
+    ):
+        raise ConfigError([_unguarded_callbacks(settings)])
     if isinstance(account, AliyunAccount):
         return AliyunCallbackReader(token)
     if isinstance(account, TencentAccount):
@@ -51,3 +53,14 @@ def make_callback_reader(settings: SupplierSettings) -> CallbackReader:
     if isinstance(account, TwilioAccount):
         return TwilioCallbackReader(account.auth_token.get_secret_value())
     return CmppCallbackReader(account.secret.get_secret_value())
+
+
+def _unguarded_callbacks(settings: SupplierSettings) -> ConfigProblem:
+    """The problem of an unsigned dialect's supplier configured without a token or allow-list."""
+    return ConfigProblem(
+        "<settings>",
+        None,
+        f"suppliers[{settings.name}].callback_token",
+        f"required (or callback_allowed_ips): {settings.account.dialect} receipt pushes carry no "
+        "signature, so without either anyone could post receipts for this supplier",
+    )

@@ -2,7 +2,8 @@
 
 Shared by the adapters (which sign submits and verify pushes) and the simulators (which verify
 submits and sign pushes), so both sides of a test run the one implementation of each algorithm
-described in SUPPLIERS.md §1-4.
+described in SUPPLIERS.md §1-4. Every check compares bytes (`same_signature`): a signature that
+arrived with non-ASCII characters is a wrong signature, not an error.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
+
+
+def same_signature(expected: str, given: str) -> bool:
+    """`given` equals `expected`, compared in constant time as UTF-8 bytes.
+
+    `hmac.compare_digest` raises TypeError for str with non-ASCII characters, which a header
+    or parameter from outside may carry; as bytes they simply do not match.
+    """
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
 
 # --- Alibaba Cloud RPC signature, version 1.0 (SUPPLIERS.md §1, WIRE.md §4) ----------------------
 ALIYUN_TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
@@ -49,7 +60,7 @@ def aliyun_rpc_signature_valid(method: str, params: Mapping[str, str], secret: s
     given = params.get("Signature")
     if given is None:
         return False
-    return hmac.compare_digest(aliyun_rpc_signature(method, params, secret), given)
+    return same_signature(aliyun_rpc_signature(method, params, secret), given)
 
 
 def aliyun_timestamp(at: datetime) -> str:
@@ -167,7 +178,7 @@ def tencent_tc3_authorization_valid(
     expected = tencent_tc3_signature(
         secret_key, parsed.service, host, timestamp, payload, content_type
     )
-    return hmac.compare_digest(expected, parsed.signature)
+    return same_signature(expected, parsed.signature)
 
 
 # --- Twilio X-Twilio-Signature (SUPPLIERS.md §3) -------------------------------------------------
@@ -220,7 +231,7 @@ def twilio_signature_valid(auth_token: str, url: str, params: TwilioParams, sign
     """True when `signature` matches the URL with or without its default port (constant time)."""
     pairs = _twilio_pairs(params)
     return any(
-        hmac.compare_digest(twilio_signature(auth_token, variant, pairs), signature)
+        same_signature(twilio_signature(auth_token, variant, pairs), signature)
         for variant in _twilio_url_variants(url)
     )
 
@@ -233,20 +244,37 @@ def cmpp_submit_sign(secret: str, account: str, ts: int | str) -> str:
 
 def cmpp_submit_sign_valid(secret: str, account: str, ts: int | str, sign: str) -> bool:
     """True when `sign` is the submit sign for account and ts (constant time; skew not checked)."""
-    return hmac.compare_digest(cmpp_submit_sign(secret, account, ts), sign.lower())
+    return same_signature(cmpp_submit_sign(secret, account, ts), sign.lower())
+
+
+def cmpp_push_signed_string(fields: Mapping[str, str]) -> str:
+    """Sorted `name=value` joined by `&`, names and values percent-encoded as Alibaba's are.
+
+    Encoded, a value cannot carry a `&` or `=` of its own: `{"a": "1&b=2"}` and
+    `{"a": "1", "b": "2"}` sign differently, so no two field sets sign alike.
+    """
+    return "&".join(
+        f"{aliyun_percent_encode(name)}={aliyun_percent_encode(fields[name])}"
+        for name in sorted(fields)
+    )
 
 
 def cmpp_push_signature(secret: str, fields: Mapping[str, str]) -> str:
-    """The receipt push `X-Sim-Signature`: hex HMAC-SHA256(secret, sorted `k=v` joined by `&`)."""
-    signed = "&".join(f"{name}={fields[name]}" for name in sorted(fields))
+    """The receipt push `X-Sim-Signature`: hex HMAC-SHA256(secret, the signed string)."""
+    signed = cmpp_push_signed_string(fields)
     return hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()
 
 
 def cmpp_push_signature_valid(secret: str, fields: Mapping[str, str], signature: str) -> bool:
     """True when `signature` is the push signature of `fields` (constant time)."""
-    return hmac.compare_digest(cmpp_push_signature(secret, fields), signature.lower())
+    return same_signature(cmpp_push_signature(secret, fields), signature.lower())
 
 
 def cmpp_batch_push_signature(secret: str, body: bytes) -> str:
     """The `X-Sim-Signature` of a `batch=1` (JSON array) push: hex HMAC-SHA256 over the raw body."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def cmpp_batch_push_signature_valid(secret: str, body: bytes, signature: str) -> bool:
+    """True when `signature` is the batch push signature of `body` (constant time)."""
+    return same_signature(cmpp_batch_push_signature(secret, body), signature.lower())

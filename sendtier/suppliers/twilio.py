@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import UTC
 from typing import Final
@@ -30,7 +29,7 @@ from sendtier.suppliers.callbacks import (
     required,
     text_reply,
 )
-from sendtier.suppliers.signing import twilio_signature_valid
+from sendtier.suppliers.signing import same_signature, twilio_signature_valid
 from sendtier.suppliers.submit_codes import CodeTable
 from sendtier.suppliers.transport import BalanceUnavailable, SupplierHttp
 
@@ -176,7 +175,7 @@ class TwilioCallbackReader:
         if body_hash is not None:
             # JSON-bodied webhooks sign the URL alone; the body is bound by its hash in the URL.
             expected_hash = hashlib.sha256(body).hexdigest()
-            return hmac.compare_digest(expected_hash, body_hash.lower()) and (
+            return same_signature(expected_hash, body_hash.lower()) and (
                 twilio_signature_valid(self._auth_token, url, [], signature)
             )
         try:

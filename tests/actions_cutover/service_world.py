@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.actions.cutover_settings import CutoverSettings
 from controlplane.bus import MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.contracts import Receipt
 from controlplane.engine.runtime.sink import AlertNotice
@@ -92,7 +93,7 @@ async def cutover_alone(
     await bus.start()
     database = Database(database_url)
     database.upgrade()
-    service = CutoverService(config, database, bus, sink, clock)
+    service = CutoverService(config, database, bus, sink, clock, LivenessRegistry(clock))
     try:
         await service.start(consume=False)
         yield service

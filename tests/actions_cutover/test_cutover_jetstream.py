@@ -9,6 +9,7 @@ import msgspec
 
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.bus import RECEIPTS, ROUTING, JetStreamBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.contracts import RoutingTable, encode_batch
 from controlplane.storage import Database
@@ -24,7 +25,9 @@ async def test_receipts_on_jetstream_cut_a_supplier_over_and_the_table_is_publis
     await bus.start()
     database = Database(mariadb_url)
     await asyncio.to_thread(database.upgrade)
-    service = CutoverService(cutover_settings(), database, bus, RecordingSink(), clock)
+    service = CutoverService(
+        cutover_settings(), database, bus, RecordingSink(), clock, LivenessRegistry(clock)
+    )
     tables: list[RoutingTable] = []
     try:
         await service.start()

@@ -8,6 +8,7 @@ import random
 
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.bus import MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.storage import Database
 from sendtier.suppliers.base import SubmitErrorClass
@@ -47,7 +48,12 @@ async def test_submit_failing_on_a_supplier_ejected_mid_flight_is_retried_on_ano
     database = Database(sqlite_url)
     database.upgrade()
     cutover = CutoverService(
-        one_route(WEIGHTS, safety={"min_dwell_s": 0}), database, bus, RecordingSink(), clock
+        one_route(WEIGHTS, safety={"min_dwell_s": 0}),
+        database,
+        bus,
+        RecordingSink(),
+        clock,
+        LivenessRegistry(clock),
     )
     gate = asyncio.Event()
     aliyun = ScriptedSupplier(

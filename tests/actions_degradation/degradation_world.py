@@ -17,6 +17,7 @@ from controlplane.actions.degradation_store import DegradationVersion
 from controlplane.alerting.config import Route, RouteOptions
 from controlplane.alerting.pipeline import AlertingStage, Channel, Receiver
 from controlplane.bus import RECEIPTS, MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.contracts import MessageClass, Receipt, encode_batch
 from controlplane.settings import DegradationSettings, PrometheusSettings
@@ -143,6 +144,7 @@ def make_service(
         registry=CollectorRegistry(),
         persist=None,
         clock=clock,
+        liveness=LivenessRegistry(clock),
     )
     return service
 

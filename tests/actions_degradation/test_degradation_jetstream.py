@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from controlplane.actions.degradation import build_degradation
 from controlplane.actions.degradation_readings import ReceiptRate
 from controlplane.bus import RECEIPTS, JetStreamBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.contracts import encode_batch
 from controlplane.engine.runtime.sink import LoggingAlertSink
@@ -43,6 +44,7 @@ async def test_a_level_change_reaches_the_gateway_and_persistence_and_survives_t
         registry=CollectorRegistry(),
         persist=None,
         clock=clock,
+        liveness=LivenessRegistry(clock),
     )
     rate = control.sources["ingest_rate"]
     assert isinstance(rate, ReceiptRate)

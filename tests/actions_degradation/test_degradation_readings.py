@@ -20,6 +20,7 @@ from controlplane.actions.degradation_readings import (
     build_sources,
 )
 from controlplane.bus import RECEIPTS, MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.contracts import encode_batch
 from controlplane.engine.promql import PrometheusClient
@@ -36,7 +37,7 @@ async def test_the_rate_counts_weights_and_skips_a_backlog_received_before_it_st
         for n in range(1000)
     ]
     await bus.publish(RECEIPTS, encode_batch(old))
-    rate = ReceiptRate(bus, clock)
+    rate = ReceiptRate(bus, clock, LivenessRegistry(clock))
     await rate.start()
     try:
         new = [
@@ -105,6 +106,13 @@ def test_persist_latency_with_no_persistence_here_needs_its_promql_naming_the_fi
         {"persist_latency": {"levels": {"sample": {"enter": 0.5, "exit": 0.2}}}}
     )
     with pytest.raises(ConfigError) as raised:
-        build_sources(triggers, MemoryBus(), None, PrometheusSettings(), ManualClock(T0))
+        build_sources(
+            triggers,
+            MemoryBus(),
+            None,
+            PrometheusSettings(),
+            ManualClock(T0),
+            LivenessRegistry(),
+        )
     assert "degradation.triggers.persist_latency.promql" in str(raised.value)
     assert "sendtier_persist_batch_seconds" in str(raised.value)  # the query to give

@@ -17,6 +17,7 @@ from degradation_world import (
 
 from controlplane.actions.degradation import DegradationRequestError
 from controlplane.bus import RECEIPTS
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.contracts import encode_batch
 from controlplane.engine.rules.model import RuleAction
 from controlplane.engine.rules.templates import compile_template
@@ -37,7 +38,7 @@ async def test_a_tripled_ingest_rate_samples_marketing_and_everyone_hears_of_it(
         await world.notify()
         # Persistence follows cp.degradation as it does in the send tier.
         gate = DegradationGate(world.clock)
-        feed = DegradationFeed(world.bus, gate, "persist-under-test", 5.0)
+        feed = DegradationFeed(world.bus, gate, "persist-under-test", 5.0, LivenessRegistry())
         await feed.start()
         await feed.stop()
 

@@ -235,3 +235,27 @@ def test_a_broken_schedule_is_reported_at_its_line_and_not_again_at_its_targets(
     assert _problems(broken) == [
         "alerting.yaml:39: oncall.schedules.0.layers.0.start: required, a date YYYY-MM-DD"
     ]
+
+
+def test_a_template_that_reaches_python_internals_is_refused_at_load() -> None:
+    text = OURS + 'templates:\n  text: "{{ n.__class__.__init__.__globals__ }}"\n'
+
+    problems = _problems(text)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("alerting.yaml:")
+    assert "templates.text" in problems[0] and "unsafe" in problems[0]
+
+
+def test_a_malformed_webhook_url_is_refused_without_echoing_its_secret() -> None:
+    text = OURS.replace(
+        "receivers:\n",
+        "receivers:\n  - name: hook\n    webhook_configs:\n"
+        "      - url: ftp://hooks.example/T0/B0/secretpath?key=secretkey\n",
+        1,
+    )
+
+    problems = _problems(text)
+
+    assert any("webhook_configs" in problem and "http(s)" in problem for problem in problems)
+    assert not any("secret" in problem for problem in problems)

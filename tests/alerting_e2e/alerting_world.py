@@ -190,6 +190,8 @@ def write_config(directory: Path, fakes: Fakes, template: str = ALERTING) -> tup
 def settings(database_url: str, rules: Path, alerting: Path, fakes: Fakes, port: int) -> Settings:
     raw: dict[str, Any] = {
         "database": {"url": database_url},
+        # Served over plain HTTP: the console's cookie must not be Secure to come back.
+        "server": {"secure_cookie": False},
         "bus": {"backend": "memory", "ack_wait_s": 1.0},
         "rules": {"paths": [str(rules)], "watch": False},
         "prometheus": {"url": "http://127.0.0.1:9", "query_timeout_s": 1.0},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -15,24 +15,6 @@ from controlplane.clock import ManualClock, system_clock
 
 # Short enough that redelivery tests stay fast, long enough for a JetStream round trip.
 ACK_WAIT = 0.4
-
-
-@pytest.fixture(params=["memory", "jetstream"])
-async def bus(request: pytest.FixtureRequest, unique_name: str) -> AsyncIterator[Bus]:
-    """A started bus of each backend; JetStream gets its own stream and namespace per test."""
-    started: MemoryBus | JetStreamBus
-    if request.param == "memory":
-        started = MemoryBus()
-    else:
-        nats_url = str(request.getfixturevalue("nats_url"))
-        started = JetStreamBus(nats_url, stream=unique_name, namespace=unique_name)
-    await started.start()
-    try:
-        yield started
-    finally:
-        if isinstance(started, JetStreamBus):
-            await started.delete_stream()
-        await started.close()
 
 
 async def fetch_n(subscription: Subscription, count: int, within: float = 5.0) -> list[Delivery]:

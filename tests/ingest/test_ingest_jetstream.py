@@ -24,7 +24,11 @@ def test_receipts_flow_through_jetstream_into_mariadb_once(
                     "/v1/events/receipts", content=body, headers={**NDJSON, **auth(INGEST_TOKEN)}
                 )
                 assert answer.status_code == 202
-            assert client.get("/healthz").json()["checks"] == {"database": True, "bus": True}
+            assert client.get("/healthz").json()["checks"] == {
+                "database": True,
+                "bus": True,
+                "consumers": True,
+            }
     finally:
         asyncio.run(_delete_stream(nats_url, unique_name))
     assert ReceiptRepository(Database(mariadb_url)).count() == 1000

@@ -25,6 +25,7 @@ from sms_world import (
 
 from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.bus import MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
@@ -85,7 +86,9 @@ async def alerting(
     # Now, not a fixed instant: the supplier-direct adapters sign with this clock and the
     # simulators check their timestamps against the wall clock.
     clock = ManualClock(datetime.now(UTC))
-    built = build_alerting(settings, database, clock, sleep=no_sleep, bus=bus)
+    built = build_alerting(
+        settings, database, clock, sleep=no_sleep, bus=bus, liveness=LivenessRegistry(clock)
+    )
     assert built is not None
     await built.start(tick=False)
     try:

@@ -28,6 +28,7 @@ from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
 from controlplane.alerting.wiring import build_alerting
 from controlplane.bus import SUBMIT, MemoryBus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import system_clock
 from controlplane.contracts import OutboundMessage
 from controlplane.settings import AlertingSettings
@@ -47,7 +48,9 @@ async def test_alert_sms_through_the_send_tier_are_pinned_to_a_supplier_that_is_
     bus: MemoryBus,
 ) -> None:
     health = SupplierHealth(system_clock)
-    feed = SupplierHealthFeed(bus, health, durable="alerting-health-test")
+    feed = SupplierHealthFeed(
+        bus, health, durable="alerting-health-test", liveness=LivenessRegistry()
+    )
     submitted = await bus.subscribe(SUBMIT, "test-watch")
     try:
         async with simulators() as sims, send_tier(sendtier_settings(sims, sqlite_url), bus) as api:
@@ -177,7 +180,9 @@ async def test_after_a_restart_the_alert_path_reads_the_routing_table_in_force_f
         "receivers: [{name: ops, webhook_configs: [{url: 'http://127.0.0.1:9/hook'}]}]\n"
     )
     settings = AlertingSettings(config=str(config))
-    alerting = build_alerting(settings, database, system_clock, bus=bus)
+    alerting = build_alerting(
+        settings, database, system_clock, bus=bus, liveness=LivenessRegistry()
+    )
     assert alerting is not None
     await alerting.start(tick=False)
     try:

@@ -38,7 +38,7 @@ def aliyun_report(**overrides: object) -> dict[str, object]:
 
 
 def test_aliyun_push_of_several_reports_is_normalized() -> None:
-    reader = make_callback_reader(supplier("aliyun"))
+    reader = make_callback_reader(supplier("aliyun", callback_token=CALLBACK_TOKEN))
     body = orjson.dumps(
         [
             aliyun_report(),
@@ -76,7 +76,7 @@ def test_aliyun_push_of_several_reports_is_normalized() -> None:
     ],
 )
 def test_aliyun_malformed_push_is_refused_naming_the_field(body: bytes, field: str) -> None:
-    reader = make_callback_reader(supplier("aliyun"))
+    reader = make_callback_reader(supplier("aliyun", callback_token=CALLBACK_TOKEN))
     with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
         reader.parse(GATEWAY, {}, body)
 
@@ -87,12 +87,14 @@ def test_aliyun_push_is_checked_against_the_callback_token_when_one_is_configure
     assert guarded.verify(f"{GATEWAY}/aliyun-main?token={CALLBACK_TOKEN}", {}, body)
     assert not guarded.verify(f"{GATEWAY}/aliyun-main?token=guess", {}, body)
     assert not guarded.verify(f"{GATEWAY}/aliyun-main", {}, body)
-    open_reader = make_callback_reader(supplier("aliyun"))
-    assert open_reader.verify(f"{GATEWAY}/aliyun-main", {}, body)
+    assert not guarded.verify(f"{GATEWAY}/aliyun-main?token=%E4%BB%A4%E7%89%8C", {}, body)
+    # Known by its address instead (the gateway checks it): no token to check here.
+    by_address = make_callback_reader(supplier("aliyun", callback_allowed_ips=["192.0.2.0/24"]))
+    assert by_address.verify(f"{GATEWAY}/aliyun-main", {}, body)
 
 
 def test_aliyun_replies_as_alibaba_expects() -> None:
-    reader = make_callback_reader(supplier("aliyun"))
+    reader = make_callback_reader(supplier("aliyun", callback_token=CALLBACK_TOKEN))
     ok = reader.reply_ok()
     assert (ok.status_code, orjson.loads(ok.body)) == (200, {"code": 0, "msg": "接收成功"})
     assert reader.reply_retry_later().status_code >= 500
@@ -117,7 +119,7 @@ def tencent_report(**overrides: object) -> dict[str, object]:
 
 
 def test_tencent_push_is_normalized() -> None:
-    reader = make_callback_reader(supplier("tencent"))
+    reader = make_callback_reader(supplier("tencent", callback_token=CALLBACK_TOKEN))
     body = orjson.dumps(
         [
             tencent_report(),
@@ -139,7 +141,7 @@ def test_tencent_push_is_normalized() -> None:
 
 
 def test_tencent_report_with_an_unknown_status_is_refused() -> None:
-    reader = make_callback_reader(supplier("tencent"))
+    reader = make_callback_reader(supplier("tencent", callback_token=CALLBACK_TOKEN))
     with pytest.raises(ValueError, match=r"\[0\]\.report_status"):
         reader.parse(GATEWAY, {}, orjson.dumps([tencent_report(report_status="MAYBE")]))
     with pytest.raises(ValueError, match="sid"):
@@ -335,6 +337,20 @@ def test_cmpp_form_push_signed_with_the_secret_is_accepted_and_tampering_is_refu
     assert not reader.verify(GATEWAY, headers, urlencode(cmpp_fields(stat="UNDELIV")).encode())
     assert not reader.verify(GATEWAY, {"X-Sim-Signature": "00" * 32}, body)
     assert not reader.verify(GATEWAY, {}, body)
+
+
+def test_cmpp_fields_that_join_to_the_same_text_as_a_signed_push_do_not_verify() -> None:
+    reader = make_callback_reader(supplier("cmpp"))
+    signed = cmpp_fields()
+    headers = {"X-Sim-Signature": cmpp_push_signature(CMPP_SECRET, signed)}
+    # Unescaped, `stat=DELIVRD&sub=001` reads the same as one `stat` of "DELIVRD&sub=001": a
+    # delivered report re-sent as that would turn into a failed one under the same signature.
+    forged = {key: value for key, value in signed.items() if key != "sub"}
+    forged["stat"] = f"{signed['stat']}&sub={signed['sub']}"
+    assert reader.verify(GATEWAY, headers, urlencode(signed).encode())
+    [report] = reader.parse(GATEWAY, headers, urlencode(forged).encode())
+    assert report.status == "FAILED"
+    assert not reader.verify(GATEWAY, headers, urlencode(forged).encode())
 
 
 def test_cmpp_batch_push_is_verified_over_the_raw_body() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from adapter_settings import supplier
+from adapter_settings import CALLBACK_TOKEN, supplier
 
 from controlplane.clock import ManualClock
+from controlplane.yamlsource import ConfigError
 from sendtier.suppliers.aliyun import AliyunCallbackReader
 from sendtier.suppliers.cmpp import CmppCallbackReader
 from sendtier.suppliers.registry import make_adapter, make_callback_reader
@@ -34,7 +35,19 @@ async def test_adapter_speaks_the_dialect_of_the_configured_account(dialect: str
     ],
 )
 def test_callback_reader_matches_the_configured_account(dialect: str, reader_type: type) -> None:
-    assert isinstance(make_callback_reader(supplier(dialect)), reader_type)
+    reader = make_callback_reader(supplier(dialect, callback_token=CALLBACK_TOKEN))
+    assert isinstance(reader, reader_type)
+
+
+@pytest.mark.parametrize("dialect", ["aliyun", "tencent"])
+def test_an_unsigned_dialect_without_token_or_allow_list_is_refused_naming_both(
+    dialect: str,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_callback_reader(supplier(dialect))
+    [problem] = caught.value.problems
+    assert problem.key == f"suppliers[{dialect}-main].callback_token"
+    assert "callback_allowed_ips" in problem.message
 
 
 def test_twilio_account_without_any_sender_is_a_config_error() -> None:

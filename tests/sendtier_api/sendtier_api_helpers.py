@@ -98,14 +98,19 @@ class Harness:
 
 @asynccontextmanager
 async def serving(
-    settings: SendTierSettings, clock: ManualClock | None = None, *, migrate: bool = True
+    settings: SendTierSettings,
+    clock: ManualClock | None = None,
+    *,
+    migrate: bool = True,
+    bus: MemoryBus | None = None,
 ) -> AsyncIterator[Harness]:
-    """The app over a started memory bus and a migrated database, lifespan included."""
+    """The app over a started memory bus (`bus`, or a new one) and a migrated database,
+    lifespan included."""
     clock = clock or ManualClock()
     database = Database(settings.database.url)
     if migrate:
         database.upgrade()
-    bus = MemoryBus(clock=clock)
+    bus = bus or MemoryBus(clock=clock)
     await bus.start()
     submitted = await bus.subscribe(SUBMIT, "test-observer")
     app = create_api_app(settings, bus, database, clock)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from controlplane.contracts import (
     SupplierLog,
     decode_batch,
 )
+from controlplane.storage import Database
 from sendtier.dispatch import Dispatcher
 from sendtier.settings import SendTierSettings
 from sendtier.suppliers.base import Balance, SubmitErrorClass, SubmitOutcome, SubmitRequest
@@ -199,16 +201,35 @@ class ClockSleeper:
             self._clock.advance(behind)
 
 
+@contextmanager
+def dispatch_database() -> Iterator[Database]:
+    """A migrated SQLite database of its own, for the dispatcher's submitted markers."""
+    with tempfile.TemporaryDirectory(prefix="dispatch-") as directory:
+        database = Database(f"sqlite:///{directory}/dispatch.db")
+        database.upgrade()
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
 @asynccontextmanager
 async def running(
     settings: SendTierSettings,
     bus: Bus,
     suppliers: Sequence[ScriptedSupplier],
+    *,
+    database: Database | None = None,
     **options: Any,
 ) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(settings, bus, {s.name: s for s in suppliers}, **options)
-    await dispatcher.start()
-    try:
-        yield dispatcher
-    finally:
-        await dispatcher.stop(grace_s=1.0)
+    """A started dispatcher; on `database`, else on a database of its own."""
+    with dispatch_database() as own_database:
+        adapters = {s.name: s for s in suppliers}
+        dispatcher = Dispatcher(
+            settings, bus, adapters, database=database or own_database, **options
+        )
+        await dispatcher.start()
+        try:
+            yield dispatcher
+        finally:
+            await dispatcher.stop(grace_s=1.0)

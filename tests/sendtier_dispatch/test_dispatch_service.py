@@ -208,15 +208,17 @@ class SlowResultsBus(MemoryBus):
         super().__init__(clock=clock)
         self.results_gate = asyncio.Event()
 
-    async def publish(self, subject: str, payload: bytes) -> None:
+    async def publish(self, subject: str, payload: bytes, *, msg_id: str | None = None) -> None:
         if subject == SUBMITTED:
             await self.results_gate.wait()
-        await super().publish(subject, payload)
+        await super().publish(subject, payload, msg_id=msg_id)
 
-    async def publish_many(self, subject: str, payloads: Sequence[bytes]) -> None:
+    async def publish_many(
+        self, subject: str, payloads: Sequence[bytes], *, msg_ids: Sequence[str] | None = None
+    ) -> None:
         if subject == SUBMITTED:
             await self.results_gate.wait()
-        await super().publish_many(subject, payloads)
+        await super().publish_many(subject, payloads, msg_ids=msg_ids)
 
 
 async def test_message_is_acked_only_after_its_result_is_on_the_bus(clock: ManualClock) -> None:

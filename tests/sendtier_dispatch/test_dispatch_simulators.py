@@ -5,7 +5,14 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any
 
-from dispatch_helpers import CALLBACK_BASE, EventReader, message, publish_messages, settled
+from dispatch_helpers import (
+    CALLBACK_BASE,
+    EventReader,
+    dispatch_database,
+    message,
+    publish_messages,
+    settled,
+)
 
 from controlplane.bus import MemoryBus
 from controlplane.clock import system_clock
@@ -71,7 +78,8 @@ async def test_empty_balance_at_the_first_supplier_fails_over_and_is_reported() 
         adapters = {s.name: make_adapter(s, system_clock) for s in settings.suppliers}
         for adapter in adapters.values():
             stack.push_async_callback(adapter.aclose)
-        dispatcher = Dispatcher(settings, bus, adapters)
+        database = stack.enter_context(dispatch_database())
+        dispatcher = Dispatcher(settings, bus, adapters, database=database)
         await dispatcher.start()
         stack.push_async_callback(dispatcher.stop)
         # Distinct, non-magic numbers: the simulators' per-recipient OTP limits stay out of it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from controlplane.storage import (
     SubmitResultRepository,
 )
 from sendtier.persist import PersistService, create_persist_app
+from tests.bus.faulty_bus import FaultyBus
 
 
 @pytest.fixture
@@ -162,7 +164,7 @@ def test_the_app_reports_health_and_metrics(sqlite_url: str) -> None:
         scrape = client.get("/metrics")
 
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "checks": {"database": True, "bus": True}}
+    assert health.json()["checks"] == {"database": True, "bus": True, "consumers": True}
     assert 'sendtier_persist_bus_pending{subject="sms.receipts"} 0.0' in scrape.text
     assert 'sendtier_persist_degradation_level{level="normal"} 1.0' in scrape.text
     assert "sendtier_persist_degradation_version 0.0" in scrape.text
@@ -182,3 +184,40 @@ def test_the_app_counts_requests_by_route_template_and_code(sqlite_url: str) -> 
     requests = "sendtier_persist_http_requests_total"
     assert f'{requests}{{code="200",route="/healthz"}} 1.0' in scrape.text
     assert f'{requests}{{code="404",route="unmatched"}} 1.0' in scrape.text
+
+
+def test_a_storage_consumer_the_bus_keeps_failing_is_named_by_healthz_and_metrics(
+    sqlite_url: str,
+) -> None:
+    database = Database(sqlite_url)
+    database.upgrade()
+    bus = FaultyBus()
+    asyncio.run(bus.start())
+    clock = ManualClock(T0)
+    service = PersistService(settings_for(sqlite_url), bus, database, clock)
+    durable = "sendtier-persist-receipts"
+    with TestClient(create_persist_app(service)) as client:
+        bus.fail_fetches(durable)
+        client.portal.call(bus.publish, RECEIPTS, encode_batch([receipt(1)]))  # type: ignore[union-attr]
+        deadline = time.monotonic() + 5
+        while bus.failed_fetches[durable] < 2:
+            assert time.monotonic() < deadline, "the consumer stopped fetching"
+            time.sleep(0.01)
+        clock.advance(120)
+        time.sleep(1.0)  # every other consumer completes a fetch on the moved clock
+        health = client.get("/healthz")
+        scrape = client.get("/metrics").text
+        bus.heal()
+        deadline = time.monotonic() + 10
+        while ReceiptRepository(database).count() < 1:
+            assert time.monotonic() < deadline, "the receipt was never stored"
+            time.sleep(0.05)
+        while (recovered := client.get("/healthz")).status_code != 200:
+            assert time.monotonic() < deadline, recovered.json()
+            time.sleep(0.05)
+
+    assert health.status_code == 503
+    assert health.json()["failing_consumers"] == [durable]
+    assert f'sendtier_persist_consumer_up{{consumer="{durable}"}} 0.0' in scrape
+    assert 'sendtier_persist_consumer_up{consumer="sendtier-persist-submits"} 1.0' in scrape
+    assert recovered.json()["consumers"][durable]["state"] == "up"

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from persist_helpers import receipt
+from datetime import timedelta
+
+import msgspec
+from persist_helpers import T0, receipt
 
 from sendtier.persist import plan_status_updates
 from sendtier.persist.statuses import StatusConflict
 
 
-def test_the_earliest_reported_final_of_a_batch_wins_whatever_the_arrival_order() -> None:
+def test_the_first_taken_final_of_a_batch_wins_whatever_its_place_in_the_batch() -> None:
     late_failure = receipt(1, "FAILED", seconds=8)
     early_delivery = receipt(1, "DELIVERED", seconds=4)
 
     plan = plan_status_updates([late_failure, early_delivery], {"m-00001": None})
 
     assert plan.updates == [("m-00001", "DELIVERED", early_delivery.reported_at)]
+    assert plan.conflicts == [StatusConflict("m-00001", kept="DELIVERED", refused="FAILED")]
+
+
+def test_a_final_taken_later_does_not_win_by_claiming_an_earlier_report_time() -> None:
+    taken_first = receipt(1, "DELIVERED", seconds=4)
+    # Taken after the delivery, yet saying it happened an hour before the message was sent.
+    claims_earlier = msgspec.structs.replace(
+        receipt(1, "FAILED", seconds=8), reported_at=T0 - timedelta(hours=1)
+    )
+
+    plan = plan_status_updates([claims_earlier, taken_first], {"m-00001": None})
+
+    assert plan.updates == [("m-00001", "DELIVERED", taken_first.reported_at)]
     assert plan.conflicts == [StatusConflict("m-00001", kept="DELIVERED", refused="FAILED")]
 
 

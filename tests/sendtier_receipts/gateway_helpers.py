@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +16,13 @@ from fastapi import FastAPI
 
 from controlplane.bus import RECEIPTS, SUBMITTED, Bus
 from controlplane.clock import Clock
-from controlplane.contracts import Receipt, SubmitResult, decode_batch, encode_batch
+from controlplane.contracts import (
+    OutboundMessage,
+    Receipt,
+    SubmitResult,
+    decode_batch,
+    encode_batch,
+)
 from controlplane.storage import Database
 from sendtier.receipts import ReceiptGatewayService, create_receipt_gateway_app
 from sendtier.settings import SendTierSettings
@@ -32,7 +38,14 @@ TWILIO_AUTH_TOKEN = "twilio-auth-token-0123456789abcd"
 RETRY_WINDOW_S = 5.0
 
 
-def settings_for(database_url: str, **bus: Any) -> SendTierSettings:
+def settings_for(
+    database_url: str,
+    receipts: dict[str, Any] | None = None,
+    suppliers: list[dict[str, Any]] | None = None,
+    **bus: Any,
+) -> SendTierSettings:
+    """The gateway tests' settings; `receipts` overrides the gateway's section, `suppliers`
+    are configured besides ALIYUN and TWILIO."""
     return SendTierSettings.model_validate(
         {
             "database": {"url": database_url},
@@ -41,6 +54,7 @@ def settings_for(database_url: str, **bus: Any) -> SendTierSettings:
                 "public_url": PUBLIC_URL,
                 "correlation_retry_s": RETRY_WINDOW_S,
                 "max_body_bytes": 64 * 1024,
+                **(receipts or {}),
             },
             "suppliers": [
                 {
@@ -62,8 +76,26 @@ def settings_for(database_url: str, **bus: Any) -> SendTierSettings:
                     },
                     "base_url": "http://127.0.0.1:1",
                 },
+                *(suppliers or []),
             ],
         }
+    )
+
+
+def outbound(message_id: str) -> OutboundMessage:
+    """An accepted message, as the send API puts it on sms.submit."""
+    return OutboundMessage(
+        message_id=message_id,
+        tenant="shop",
+        phone="+8613800000001",
+        carrier="cucc",
+        message_class="notification",
+        sign_name="商城",
+        template_id="shipped",
+        template_params={"order": "A1"},
+        content="【商城】您的订单A1已发货",
+        segments=1,
+        accepted_at=T0 - timedelta(seconds=1),
     )
 
 
@@ -139,10 +171,25 @@ async def aliyun_push(
     client: httpx.AsyncClient, reports: list[dict[str, Any]], token: str = ALIYUN_TOKEN
 ) -> httpx.Response:
     return await client.post(
-        f"/v1/callbacks/{ALIYUN}?{urlencode({'token': token})}",
+        aliyun_url(token),
         content=orjson.dumps(reports),
         headers={"Content-Type": "application/json"},
     )
+
+
+async def published_eventually(bus: Bus, count: int, timeout_s: float = 3.0) -> list[Receipt]:
+    """The receipts on sms.receipts once there are `count` of them; fails after timeout_s."""
+    receipts: list[Receipt] = []
+    async with asyncio.timeout(timeout_s):
+        while len(receipts) < count:
+            receipts.extend(await published(bus))
+            await asyncio.sleep(0.02)
+    return receipts
+
+
+def aliyun_url(token: str = ALIYUN_TOKEN) -> str:
+    """The callback path Alibaba is given for ALIYUN, with its token."""
+    return f"/v1/callbacks/{ALIYUN}?{urlencode({'token': token})}"
 
 
 def aliyun_report(biz_id: str, out_id: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from gateway_helpers import (
     aliyun_push,
     aliyun_report,
     gateway,
+    outbound,
     publish_submits,
+    published,
     settings_for,
     submit_result,
     until,
@@ -19,7 +21,6 @@ from gateway_helpers import (
 
 from controlplane.bus import SUBMIT, JetStreamBus
 from controlplane.clock import ManualClock
-from controlplane.contracts import OutboundMessage
 from controlplane.storage import (
     Database,
     MessageRepository,
@@ -27,22 +28,6 @@ from controlplane.storage import (
     SubmitResultRepository,
 )
 from sendtier.persist import PersistService
-
-
-def outbound(message_id: str) -> OutboundMessage:
-    return OutboundMessage(
-        message_id=message_id,
-        tenant="shop",
-        phone="+8613800000001",
-        carrier="cucc",
-        message_class="notification",
-        sign_name="商城",
-        template_id="shipped",
-        template_params={"order": "A1"},
-        content="【商城】您的订单A1已发货",
-        segments=1,
-        accepted_at=T0 - timedelta(seconds=1),
-    )
 
 
 async def test_a_pushed_receipt_reaches_mariadb_once_over_jetstream(
@@ -64,15 +49,18 @@ async def test_a_pushed_receipt_reaches_mariadb_once_over_jetstream(
             await bus.publish(SUBMIT, msgspec.msgpack.encode(outbound("m-00001")))
             await publish_submits(bus, [submit])
             await until(lambda: len(service.index) > 0, timeout_s=5)
-            # Alibaba pushes again when it did not see our answer: the second push is a duplicate.
+            # Alibaba pushes again when it did not see our answer: the second push is a replay.
             for _ in range(2):
                 answer = await aliyun_push(client, [aliyun_report("biz-1")])
                 assert answer.status_code == 200
         await persist.stop()
+        # What the control plane's windows and health model read: the report, once.
+        on_the_bus = await published(bus)
     finally:
         await bus.delete_stream()
         await bus.close()
 
+    assert [(r.message_id, r.status) for r in on_the_bus] == [("m-00001", "DELIVERED")]
     [stored] = ReceiptRepository(database).for_message("m-00001")
     assert (stored.supplier, stored.carrier, stored.status) == (ALIYUN, "cucc", "DELIVERED")
     assert SubmitResultRepository(database).for_message("m-00001") == [submit]

@@ -197,4 +197,10 @@ async def test_the_default_fleet_serves_one_simulator_per_dialect() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert dialects == ["aliyun", "tencent", "twilio", "cmpp"]
-    assert entries[0].config.callback_url == ("http://127.0.0.1:8083/v1/callbacks/aliyun-sim")
+    urls = [entry.config.callback_url for entry in entries]
+    assert urls == [
+        "http://127.0.0.1:8083/v1/callbacks/aliyun-sim?token=sim-callback-token",
+        "http://127.0.0.1:8083/v1/callbacks/tencent-sim?token=sim-callback-token",
+        "http://127.0.0.1:8083/v1/callbacks/twilio-sim",
+        "http://127.0.0.1:8083/v1/callbacks/cmpp-sim",
+    ]

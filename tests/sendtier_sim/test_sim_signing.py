@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from sendtier.suppliers.signing import (
     Tc3Authorization,
     aliyun_parse_timestamp,
@@ -11,8 +13,10 @@ from sendtier.suppliers.signing import (
     aliyun_rpc_signature,
     aliyun_rpc_signature_valid,
     aliyun_timestamp,
+    cmpp_batch_push_signature_valid,
     cmpp_push_signature,
     cmpp_push_signature_valid,
+    cmpp_push_signed_string,
     cmpp_submit_sign,
     cmpp_submit_sign_valid,
     tencent_tc3_authorization,
@@ -111,3 +115,35 @@ def test_cmpp_signs_account_and_timestamp_and_sorted_push_fields() -> None:
     assert signature == cmpp_push_signature("secret", dict(reversed(list(fields.items()))))
     assert cmpp_push_signature_valid("secret", fields, signature.upper())
     assert not cmpp_push_signature_valid("secret", {**fields, "stat": "UNDELIV"}, signature)
+
+
+def test_cmpp_push_values_are_escaped_so_no_two_field_sets_sign_alike() -> None:
+    assert cmpp_push_signature("secret", {"a": "1&b=2"}) != cmpp_push_signature(
+        "secret", {"a": "1", "b": "2"}
+    )
+    assert cmpp_push_signature("secret", {"a=1": "2"}) != cmpp_push_signature(
+        "secret", {"a": "1=2"}
+    )
+    # Escaped as Alibaba's percent-encoding: RFC 3986 unreserved characters kept.
+    assert cmpp_push_signed_string({"stat": "DELIVRD", "text": "a b&c", "名": "值"}) == (
+        "stat=DELIVRD&text=a%20b%26c&%E5%90%8D=%E5%80%BC"
+    )
+
+
+@pytest.mark.parametrize("given", ["签名", "\xe9\xff", "", "a" * 200])
+def test_every_check_refuses_a_non_ascii_or_malformed_signature_without_raising(
+    given: str,
+) -> None:
+    fields = {"msgid": "1", "stat": "DELIVRD"}
+    assert not cmpp_push_signature_valid("secret", fields, given)
+    assert not cmpp_batch_push_signature_valid("secret", b"[]", given)
+    assert not cmpp_submit_sign_valid("secret", "acct", 1700000000, given)
+    assert not aliyun_rpc_signature_valid("POST", {"Action": "SendSms", "Signature": given}, "s")
+    assert not twilio_signature_valid("token", "https://example.com/cb", fields, given)
+    authorization = (
+        f"TC3-HMAC-SHA256 Credential=id/2026-01-01/sms/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={given}"
+    )
+    assert not tencent_tc3_authorization_valid(
+        authorization, "key", "sms.example.com", 1767225600, b"{}"
+    )

@@ -10,6 +10,7 @@ import phonenumbers
 from controlplane.alerting.config.http_config import read_authorization, read_file_setting
 from controlplane.alerting.config.reader import ConfigReader
 from controlplane.engine.rules.fields import Path
+from notifiers.redact import safe_url
 
 ONCALL_PREFIX = "oncall:"
 
@@ -295,7 +296,8 @@ def _url(
 ) -> str | None:
     url = reader.string(node, path, key, required=required)
     if url is not None and not url.startswith(("http://", "https://")):
-        reader.fail((*path, key), f"{url!r} is not an http(s) URL")
+        # Not the URL itself: a webhook's carries its credential.
+        reader.fail((*path, key), f"expected an http(s) URL, got {safe_url(url)!r}")
         return None
     return url
 

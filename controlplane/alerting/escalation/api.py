@@ -21,11 +21,22 @@ from controlplane.alerting.escalation.acks import (
 )
 from controlplane.auth import Principal
 from controlplane.web.errors import ApiError
+from controlplane.web.openapi_bodies import request_body
 from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]
+# Optional: the CLI and the console say who they are; an empty body means `api`.
+ACK_BODY = request_body(
+    {
+        "application/json": {
+            "type": "object",
+            "properties": {"via": {"enum": list(VIA_CHOICES), "default": "api"}},
+        }
+    },
+    required=False,
+)
 
 
 def _acks(request: Request) -> Acknowledgements:
@@ -59,7 +70,7 @@ async def _via(request: Request) -> Via:
     return result
 
 
-@router.post("/v1/alerts/{fingerprint}/ack")
+@router.post("/v1/alerts/{fingerprint}/ack", openapi_extra=ACK_BODY)
 async def ack_alert(request: Request, fingerprint: str, principal: Operator) -> JsonResponse:
     via = await _via(request)
     try:
@@ -69,7 +80,7 @@ async def ack_alert(request: Request, fingerprint: str, principal: Operator) -> 
     return JsonResponse(_result_json(result))
 
 
-@router.post("/v1/groups/{group_key:path}/ack")
+@router.post("/v1/groups/{group_key:path}/ack", openapi_extra=ACK_BODY)
 async def ack_group(request: Request, group_key: str, principal: Operator) -> JsonResponse:
     via = await _via(request)
     try:

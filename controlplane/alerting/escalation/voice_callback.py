@@ -16,8 +16,10 @@ from fastapi import APIRouter, Request
 
 from controlplane.alerting.escalation.acks import Acknowledgements, NothingToAck
 from controlplane.alerting.escalation.redial import CallEnded
+from controlplane.contracts import NESTED_TOO_DEEPLY
+from controlplane.web.body_limit import read_capped
 from controlplane.web.errors import ApiError
-from controlplane.web.ingest import read_limited
+from controlplane.web.openapi_bodies import msgspec_schema, request_body
 from controlplane.web.responses import JsonResponse
 from notifiers.voice import FINAL_STATUS
 
@@ -28,8 +30,8 @@ router = APIRouter()
 CALLBACK_PATH = "/v1/callbacks/voice"
 TOKEN_PARAM = "token"
 TOKEN_HEADER = "X-Callback-Token"
-# A push holds a few records of a few hundred bytes each: a megabyte is thousands of them.
-MAX_BODY_BYTES = 1024 * 1024
+# A push holds a few records of a few hundred bytes each: 64 KiB is hundreds of them.
+MAX_BODY_BYTES = 64 * 1024
 DTMF_STATUS = "300000"
 ACK_KEY = "1"  # "press 1 to acknowledge": our product rule, WIRE.md §7.11
 
@@ -46,6 +48,7 @@ class VoiceCallReport(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _voice_reports = msgspec.json.Decoder(list[VoiceCallReport])
+VOICE_BODY = request_body({"application/json": msgspec_schema(list[VoiceCallReport])})
 
 
 def _authenticate(request: Request) -> None:
@@ -64,19 +67,21 @@ def _authenticate(request: Request) -> None:
     raise ApiError(401, "a voice callback needs this deployment's callback token", field="token")
 
 
-@router.post(CALLBACK_PATH)
+@router.post(CALLBACK_PATH, openapi_extra=VOICE_BODY)
 async def voice_callback(request: Request) -> JsonResponse:
     """Dyvms receipt push: a `300000` record with dtmf `1` acknowledges the episode its call
     pages for; a final record (VoiceReport) goes into the episode's history and may schedule a
     redial."""
     _authenticate(request)
-    body = await read_limited(request, MAX_BODY_BYTES)
+    body = await read_capped(request, MAX_BODY_BYTES)
     try:
         reports = _voice_reports.decode(body)
     except msgspec.ValidationError as exc:
         raise ApiError(400, f"not a list of voice reports: {exc}", field="body", code=1) from None
     except msgspec.DecodeError:
         raise ApiError(400, "body must be a JSON array", field="body", code=1) from None
+    except RecursionError:  # an unknown field holding [[[[...]]]]: msgspec's limit on nesting
+        raise ApiError(400, NESTED_TOO_DEEPLY, field="body", code=1) from None
     acks: Acknowledgements = request.app.state.acknowledgements
     for report in reports:
         status_code = str(report.status_code)

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from controlplane.alerting.pipeline.groups import GroupedAlert
+from controlplane.contracts import NESTED_TOO_DEEPLY
 from controlplane.engine.alerts import Alert, AlertState, fingerprint
 
 # Go's zero time: what a sender writes for "not set".
@@ -90,6 +91,8 @@ def decode_alerts(body: bytes) -> list[PostableAlert]:
         raise MalformedBody(f"alerts{path}", detail) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody("alerts", f"not JSON: {exc}") from None
+    except RecursionError:  # a label value of [[[[...]]]]: msgspec's limit on nesting
+        raise MalformedBody("alerts", NESTED_TOO_DEEPLY) from None
 
 
 def _problem(labels: dict[str, Any], annotations: dict[str, Any]) -> tuple[str, str] | None:

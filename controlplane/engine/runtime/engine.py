@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from controlplane.bus import Bus
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules import load_rule_paths, rule_files
@@ -60,6 +61,7 @@ class RuleEngine:
         sink: AlertSink,
         metrics: RuleEvaluationMetrics,
         clock: Clock,
+        liveness: LivenessRegistry,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -68,7 +70,7 @@ class RuleEngine:
         self._alert_log = AlertLog(alerts)
         self._prometheus = PrometheusClient(prometheus.url, timeout_s=prometheus.query_timeout_s)
         self.store = WindowStore(clock, label_cap=settings.label_cap)
-        self.feeder = WindowFeeder(bus, self.store)
+        self.feeder = WindowFeeder(bus, self.store, liveness=liveness)
         self.evaluator: RuleEvaluator | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._group_schedule: GroupSchedule | None = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from controlplane.bus import PROBE_RESULTS, RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus, Subscription
+from controlplane.bus import PROBE_RESULTS, RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
+from controlplane.bus.consume import Batch, Consumer
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog, decode_batch
 from controlplane.engine.windows import WindowStore
 
@@ -26,41 +29,44 @@ FETCH_TIMEOUT_S = 0.2
 class WindowFeeder:
     """One durable consumer per source; windows see every event, stored or shed."""
 
-    def __init__(self, bus: Bus, store: WindowStore, *, durable_prefix: str = "windows-") -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: WindowStore,
+        *,
+        liveness: LivenessRegistry,
+        durable_prefix: str = "windows-",
+    ) -> None:
         self._bus = bus
         self._store = store
+        self._liveness = liveness
         self._durable_prefix = durable_prefix
-        self._tasks: list[asyncio.Task[None]] = []
+        self._consumers: list[Consumer[Sequence[Any]]] = []
         self.events_fed = 0
 
     async def start(self) -> None:
         for source, (subject, event_type) in SOURCE_SUBJECTS.items():
-            subscription = await self._bus.subscribe(
-                subject, f"{self._durable_prefix}{source}", ack_wait=30.0
+            durable = f"{self._durable_prefix}{source}"
+            subscription = await self._bus.subscribe(subject, durable, ack_wait=30.0)
+            consumer = Consumer(
+                durable,
+                subscription,
+                partial(decode_batch, event_type),
+                partial(self._feed, source),
+                liveness=self._liveness,
+                fetch_max=FETCH_MESSAGES,
+                fetch_timeout_s=FETCH_TIMEOUT_S,
             )
-            self._tasks.append(
-                asyncio.create_task(self._run(source, event_type, subscription), name=source)
-            )
-        log.info("window feeder started sources=%s", ",".join(SOURCE_SUBJECTS))
+            consumer.start()
+            self._consumers.append(consumer)
+        log.info("event=window_feeder_started sources=%s", ",".join(SOURCE_SUBJECTS))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            await consumer.stop()
 
-    async def _run(self, source: str, event_type: type[Any], subscription: Subscription) -> None:
-        try:
-            while True:
-                deliveries = await subscription.fetch(FETCH_MESSAGES, FETCH_TIMEOUT_S)
-                for delivery in deliveries:
-                    try:
-                        events = decode_batch(event_type, delivery.data)
-                    except Exception:  # a payload that fits no contract: skip it, loudly
-                        log.exception("window feeder skipped a bad payload source=%s", source)
-                    else:
-                        self._store.add_batch(source, events)
-                        self.events_fed += len(events)
-                    await delivery.ack()
-        finally:
-            await subscription.close()
+    async def _feed(self, source: str, batch: Batch[Sequence[Any]]) -> None:
+        for events in batch.values:
+            self._store.add_batch(source, events)
+            self.events_fed += len(events)

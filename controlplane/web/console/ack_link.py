@@ -23,10 +23,10 @@ from controlplane.alerting.escalation import (
     SignedLink,
 )
 from controlplane.alerting.escalation.links import LINK_PATH
+from controlplane.web.body_limit import read_capped
 from controlplane.web.console.access import ConsoleRefused, check_same_origin
 from controlplane.web.console.pages import TEMPLATES
 from controlplane.web.errors import ApiError
-from controlplane.web.ingest import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def acknowledge(request: Request) -> HTMLResponse:
         check_same_origin(request)
     except ConsoleRefused as exc:
         raise ApiError(exc.status, exc.reason, field="origin") from None
-    body = await read_limited(request, MAX_FORM_BYTES)
+    body = await read_capped(request, MAX_FORM_BYTES)
     link = _verified(request, dict(parse_qsl(body.decode(errors="replace"))))
     try:
         result = await asyncio.to_thread(

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from controlplane.alerting.escalation import EscalationStore, NothingToAck
 from controlplane.service import ControlPlane
+from controlplane.web.body_limit import read_capped
 from controlplane.web.console.access import (
     ACK_SCOPE,
     COOKIE,
@@ -27,7 +28,6 @@ from controlplane.web.console.access import (
     check_same_origin,
 )
 from controlplane.web.console.inboxes import running_fakes
-from controlplane.web.ingest import read_limited
 from controlplane.web.rules_api import alert_with_history, alerts_in_force
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -64,7 +64,7 @@ def _service(request: Request) -> ControlPlane:
 
 async def _form(request: Request) -> dict[str, str]:
     # urllib, not request.form(): python-multipart is not a dependency.
-    body = await read_limited(request, MAX_FORM_BYTES)
+    body = await read_capped(request, MAX_FORM_BYTES)
     return dict(parse_qsl(body.decode(), keep_blank_values=True))
 
 
@@ -90,7 +90,7 @@ async def login(request: Request) -> Response:
         path=HOME,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_service(request).settings.server.secure_cookie,
     )
     return answer
 

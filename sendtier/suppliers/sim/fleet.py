@@ -6,11 +6,12 @@ A fleet file lists simulators with a name and port besides their SimulatorConfig
       - name: aliyun-sim
         port: 9101
         account: {dialect: aliyun, access_key_id: ..., access_key_secret: ...}
-        callback_url: http://127.0.0.1:8083/v1/callbacks/aliyun-sim
+        callback_url: http://127.0.0.1:8083/v1/callbacks/aliyun-sim?token=...
         plan: {submit: {error_rate: 0.01}}
 
 Without a file, `default_fleet` gives one simulator per dialect with demo credentials, pushing
-receipts to the send tier's receipt gateway.
+receipts to the send tier's receipt gateway; Alibaba- and Tencent-style pushes carry the demo
+callback token in their URL, as the gateway requires of suppliers whose pushes are unsigned.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controlplane.clock import Clock, system_clock
 from controlplane.yamlsource import ConfigError, load_yaml
+from sendtier.suppliers.callbacks import CALLBACK_TOKEN_PARAM, TOKEN_CHECKED_DIALECTS
 from sendtier.suppliers.sim.config import SimulatorConfig
 from sendtier.suppliers.sim.server import RunningSimulator, running_simulator
 
@@ -47,6 +49,9 @@ DEMO_ACCOUNTS: dict[str, dict[str, Any]] = {
     },
     "cmpp": {"dialect": "cmpp", "account": "sim", "secret": "sim-secret"},
 }
+# The callback token of the demo suppliers whose pushes are unsigned: the send tier's settings
+# for them set it as callback_token (a demo value, like the account secrets above).
+DEMO_CALLBACK_TOKEN = "sim-callback-token"
 # Realistic background behaviour for a demo: a little of everything, nothing dramatic.
 DEMO_PLAN: dict[str, Any] = {
     "submit": {"error_rate": 0.005},
@@ -75,12 +80,11 @@ def default_fleet(gateway_url: str = DEFAULT_GATEWAY) -> list[SimulatorEntry]:
     entries = []
     for dialect, port in DEFAULT_PORTS.items():
         name = f"{dialect}-sim"
+        callback_url = f"{gateway_url.rstrip('/')}/v1/callbacks/{name}"
+        if dialect in TOKEN_CHECKED_DIALECTS:
+            callback_url += f"?{CALLBACK_TOKEN_PARAM}={DEMO_CALLBACK_TOKEN}"
         config = SimulatorConfig.model_validate(
-            {
-                "account": DEMO_ACCOUNTS[dialect],
-                "callback_url": f"{gateway_url.rstrip('/')}/v1/callbacks/{name}",
-                "plan": DEMO_PLAN,
-            }
+            {"account": DEMO_ACCOUNTS[dialect], "callback_url": callback_url, "plan": DEMO_PLAN}
         )
         entries.append(SimulatorEntry(name=name, port=port, config=config))
     return entries

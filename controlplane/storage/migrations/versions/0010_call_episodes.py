@@ -1,7 +1,7 @@
 """The escalation episode a voice call was placed for, so its key press acks that episode only.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-27
 
 Written by hand to match escalation_models.py, with the types spelled out
@@ -19,7 +19,7 @@ from alembic import op
 from controlplane.storage.migration_types import big_id_type
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

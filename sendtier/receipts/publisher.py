@@ -1,0 +1,46 @@
+"""Publishes correlated receipts on sms.receipts, as much as the degradation policy lets through.
+
+Under the degradation level `sample` only a weighted sample of marketing receipts is published
+(sampling.py); the rest are counted. Every receipt is counted by carrier and status either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from controlplane.bus import RECEIPTS, Bus
+from controlplane.contracts import Receipt, encode_batch
+from sendtier.receipts.metrics import GatewayMetrics
+from sendtier.receipts.sampling import ReceiptSampler
+
+log = logging.getLogger(__name__)
+
+
+class ReceiptPublisher:
+    """One publish per batch of one supplier's receipts; False when the bus refused it."""
+
+    def __init__(self, bus: Bus, sampler: ReceiptSampler, metrics: GatewayMetrics) -> None:
+        self._bus = bus
+        self._sampler = sampler
+        self._metrics = metrics
+
+    async def publish(self, supplier: str, receipts: list[Receipt], fate: str) -> bool:
+        """Publish what the policy lets through; `fate` labels them (published, published_late)."""
+        sampled = self._sampler.apply(receipts)
+        try:
+            if sampled.publish:
+                await self._bus.publish(RECEIPTS, encode_batch(sampled.publish))
+        except Exception as exc:
+            self._metrics.publish_failures.inc()
+            log.error(
+                "event=receipts.publish_failed supplier=%s receipts=%d error=%r",
+                supplier,
+                len(receipts),
+                exc,
+            )
+            return False
+        self._metrics.reports.labels(supplier, fate).inc(len(sampled.publish))
+        self._metrics.count_receipts(supplier, receipts)
+        for message_class, count in sampled.unsampled.items():
+            self._metrics.unsampled.labels(supplier, message_class).inc(count)
+        return True
