@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from controlplane.alerting.wiring import build_alerting
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.cli import main
 from controlplane.clock import ManualClock
 from controlplane.settings import AlertingSettings, Settings
@@ -63,7 +64,7 @@ def test_escalations_and_voice_calls_do_not_start_without_their_secrets(
     config = alerting_yaml(tmp_path, ESCALATING_WITH_VOICE)
     settings = AlertingSettings.model_validate({"config": config, **given})
     with pytest.raises(ConfigError) as caught:
-        build_alerting(settings, database, ManualClock())
+        build_alerting(settings, database, ManualClock(), liveness=LivenessRegistry())
     assert [problem.key for problem in caught.value.problems] == missing
 
 
@@ -74,7 +75,10 @@ async def test_with_both_secrets_links_are_signed_with_the_configured_one(
     settings = AlertingSettings.model_validate(
         {"config": config, "ack_secret": ACK_SECRET, "voice_callback_token": CALLBACK_TOKEN}
     )
-    built = [build_alerting(settings, database, ManualClock()) for _ in range(2)]
+    built = [
+        build_alerting(settings, database, ManualClock(), liveness=LivenessRegistry())
+        for _ in range(2)
+    ]
     try:
         # Two processes (or a restart) sign the same link alike: a link sent stays good.
         first, second = (alerting.ack_links for alerting in built if alerting is not None)
@@ -91,7 +95,7 @@ async def test_a_config_that_neither_escalates_nor_calls_needs_neither_secret(
     tmp_path: Path, database: Database
 ) -> None:
     settings = AlertingSettings(config=alerting_yaml(tmp_path, ONLY_A_WEBHOOK))
-    alerting = build_alerting(settings, database, ManualClock())
+    alerting = build_alerting(settings, database, ManualClock(), liveness=LivenessRegistry())
     assert alerting is not None
     try:
         assert alerting.ack_links is None  # no episode a link could acknowledge

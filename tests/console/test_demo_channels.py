@@ -6,6 +6,7 @@ from pathlib import Path
 
 from controlplane.alerting.config import load_alerting_config
 from controlplane.alerting.wiring import build_alerting
+from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import system_clock
 from controlplane.demo_channels import demo_channels
 from controlplane.settings import AlertingSettings
@@ -40,7 +41,9 @@ async def test_the_demo_makes_the_secrets_acks_need_so_make_run_starts(sqlite_ur
     async with demo_channels(AlertingSettings(), CONTROL_URL) as channels:
         settings = channels.alerting
         assert settings.ack_secret is not None and settings.voice_callback_token is not None
-        alerting = build_alerting(settings, database, system_clock)  # escalates, calls: starts
+        alerting = build_alerting(  # escalates, calls: starts
+            settings, database, system_clock, liveness=LivenessRegistry()
+        )
         assert alerting is not None
         try:
             assert alerting.ack_links is not None
