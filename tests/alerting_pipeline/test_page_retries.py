@@ -97,9 +97,11 @@ class HangingPhone(RecordingChannel):
     def __init__(self) -> None:
         super().__init__("voice")
         self.reached = asyncio.Event()
+        self.sent_as: list[str] = []
 
     async def send(self, notification: Notification) -> NotifyResult:
         self.calls += 1
+        self.sent_as.append(notification.notification_id)
         self.reached.set()
         await asyncio.Event().wait()
         raise AssertionError("never answered")
@@ -128,5 +130,8 @@ async def test_a_page_claimed_by_a_process_that_died_is_paged_once_by_the_next(
     assert phone.calls == 0  # a claim this young may still be sending: not paged twice
     await run_for(clock, 1, *replicas)
     assert len(phone.sent) == 1  # abandoned: paged again, by one of them
+    # As the same message: a channel that deduplicates (an alert SMS' Idempotency-Key) sends
+    # nothing more if the dead process's page did go out.
+    assert [n.notification_id for n in phone.sent] == hanging.sent_as
     await run_for(clock, 900, *replicas)
     assert phone.calls == 1

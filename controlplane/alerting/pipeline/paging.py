@@ -31,6 +31,7 @@ from controlplane.alerting.pipeline.notification_log import (
     LogEntry,
     NotificationLog,
     digest,
+    notification_id,
 )
 from controlplane.alerting.pipeline.outbox import HistoryEvent, notified_events
 from controlplane.alerting.pipeline.page_retry import (
@@ -230,7 +231,12 @@ class Pager:
             )
             alerts = [summary(g, "firing") for g in held.firing]
             episode_id = paging[page.group_key].id
-            sent += await self._send(receiver, entry, held.group, alerts, episode_id, page.failures)
+            # An abandoned page may have gone out before its process died: its retry is sent as
+            # that same message, so a channel that deduplicates (alert SMS) sends it once.
+            same_as = page.failed if page.abandoned else entry
+            sent += await self._send(
+                receiver, entry, held.group, alerts, episode_id, page.failures, same_as
+            )
         return sent
 
     async def _due_retries(
@@ -290,10 +296,19 @@ class Pager:
         alerts: Sequence[AlertSummary],
         episode_id: int | None,
         retry: int | None = None,
+        same_as: LogEntry | None = None,
     ) -> int:
         """Deliver and record the log entry's outcome and a history line on each alert (a
-        retry's say which retry it is)."""
-        notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
+        retry's say which retry it is); the message is known as `same_as`'s (default: the
+        entry's own)."""
+        notification = build(
+            receiver.name,
+            group.key,
+            group.labels,
+            alerts,
+            self._console_url,
+            notification_id=notification_id(same_as or entry),
+        )
         delivery = await self._deliver(receiver, notification, 0, episode_id)
         done_at = self._clock.now()
         status = SENT if delivery.delivered else FAILED

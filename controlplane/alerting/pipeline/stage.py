@@ -36,6 +36,7 @@ from controlplane.alerting.pipeline.notification_log import (
     LogEntry,
     NotificationLog,
     digest,
+    notification_id,
 )
 from controlplane.alerting.pipeline.outbox import (
     HistoryEvent,
@@ -365,12 +366,18 @@ class AlertingStage:
         is_digest = len(claimed) > 1
         if is_digest:
             keys = [item.group.key for item, _ in claimed]
-            notification = build(
-                receiver.name, f"{DIGEST_PREFIX}{digest(*keys)[:16]}", {}, alerts, self._console_url
-            )
+            group_key, group_labels = f"{DIGEST_PREFIX}{digest(*keys)[:16]}", {}
         else:
-            group = claimed[0][0].group
-            notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
+            group_key, group_labels = claimed[0][0].group.key, claimed[0][0].group.labels
+        sent_as = notification_id(*(entry for _, entry in claimed))
+        notification = build(
+            receiver.name,
+            group_key,
+            group_labels,
+            alerts,
+            self._console_url,
+            notification_id=sent_as,
+        )
         episode_id = None if is_digest or not episodes else episodes[0]
         # A bounded number in flight: hundreds of groups flushing at once would otherwise queue
         # inside the HTTP client's pool, whose wait is quadratic in the queue (and times out).
