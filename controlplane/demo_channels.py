@@ -3,19 +3,24 @@
 With no alerting.yaml configured, `smsctl run --all` would only log its alerts. Instead it serves
 the DingTalk, WeCom, webhook and voice fakes in-process and routes every alert to them (with a
 voice escalation to an on-call person), so an alert fired by the shipped rules shows up in the
-console's inbox page as it would in a chat group or on a phone.
+console's inbox page as it would in a chat group or on a phone. The secrets acknowledgement
+needs are made for the run: the ack-link secret, and the callback token the voice fake's receipt
+pushes carry in their URL, as a callback URL set in the voice service's console would.
 """
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
+from controlplane.alerting.escalation.voice_callback import CALLBACK_PATH, TOKEN_PARAM
 from controlplane.settings import AlertingSettings
 from controlplane.web.console import ShownFake, running_fakes
 from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
@@ -83,6 +88,8 @@ async def demo_channels(
     if alerting.config is not None:
         yield DemoChannels(alerting)
         return
+    callback_token = secrets.token_urlsafe(24)
+    callback_url = f"{control_url}{CALLBACK_PATH}?{urlencode({TOKEN_PARAM: callback_token})}"
     fakes: dict[str, DingTalkFake | WeComRobotFake | WebhookReceiverFake | VoiceFake] = {
         "DingTalk": DingTalkFake([FakeRobot(ROBOT_TOKEN, ROBOT_SECRET)]),
         "WeCom": WeComRobotFake([WECOM_KEY]),
@@ -91,7 +98,7 @@ async def demo_channels(
         "voice": VoiceFake(
             {VOICE_KEY_ID: VOICE_SECRET},
             frozenset({TTS_CODE}),
-            callback_url=f"{control_url}/v1/callbacks/voice",
+            callback_url=callback_url,
         ),
     }
     async with AsyncExitStack() as stack:
@@ -125,6 +132,9 @@ async def demo_channels(
                 "voice_api_url": urls["voice"],
                 "voice_access_key_id": VOICE_KEY_ID,
                 "voice_access_key_secret": SecretStr(VOICE_SECRET),
+                "voice_callback_token": SecretStr(callback_token),
+                # Links die with the run, as the alerts of an embedded demo do.
+                "ack_secret": alerting.ack_secret or SecretStr(secrets.token_urlsafe(32)),
             }
         )
         yield DemoChannels(settings, urls)

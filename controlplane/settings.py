@@ -28,6 +28,8 @@ ENV_PREFIX = "SMSCTL_"
 # Not a settings path: an extra admin token given by the environment (see auth).
 ADMIN_TOKEN_ENV = "SMSCTL_ADMIN_TOKEN"
 Scope = Literal["ingest", "operator", "admin"]
+# Tokens and secrets shorter than this are refused: they could be guessed.
+MIN_SECRET_CHARS = 16
 
 
 class _Strict(BaseModel):
@@ -93,7 +95,9 @@ class AlertingSettings(_Strict):
 
     # An alerting.yaml (Alertmanager-shaped); none: firing and resolved alerts are only logged.
     config: str | None = None
-    # Signs the acknowledgement links in notifications; generated per run when not set.
+    # Signs the acknowledgement links in notifications. Required once alerting.yaml has
+    # escalation chains (whose episodes the links acknowledge); shared by replicas and kept
+    # across restarts, or the links already sent stop working.
     ack_secret: SecretStr | None = None
     ack_link_ttl_s: float = Field(24 * 3600.0, gt=0)
     # Where ack links and "more" links point: this control plane as people reach it.
@@ -103,6 +107,9 @@ class AlertingSettings(_Strict):
     voice_api_url: str = "https://dyvmsapi.aliyuncs.com"
     voice_access_key_id: str = ""
     voice_access_key_secret: SecretStr = SecretStr("")
+    # What the voice service's receipt pushes must carry: `?token=` in the callback URL set in
+    # its console (or an `X-Callback-Token` header). Required once a receiver has voice_configs.
+    voice_callback_token: SecretStr | None = None
     # Calls to a callee who does not answer, per escalation step, the first included: a call
     # ended busy, unanswered or unreachable is placed again (a minute apart at least).
     voice_call_attempts: int = Field(3, ge=1, le=5)
@@ -115,6 +122,13 @@ class AlertingSettings(_Strict):
     sms_token: SecretStr = SecretStr("")
     # The send tier's settings file: its supplier accounts carry alert SMS while its API is down.
     sms_direct_config: str | None = None
+
+    @field_validator("ack_secret", "voice_callback_token")
+    @classmethod
+    def _secret_long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters long")
+        return secret
 
     @model_validator(mode="after")
     def _page_retry_cap_above_first(self) -> Self:
@@ -131,8 +145,8 @@ class TokenSettings(_Strict):
     @field_validator("token")
     @classmethod
     def _long_enough(cls, token: SecretStr) -> SecretStr:
-        if len(token.get_secret_value()) < 16:
-            raise ValueError("a token must be at least 16 characters long")
+        if len(token.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"a token must be at least {MIN_SECRET_CHARS} characters long")
         return token
 
 

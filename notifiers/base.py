@@ -44,8 +44,11 @@ class Notification:
     common_annotations: Mapping[str, str] = field(default_factory=dict)
     # Who to reach: phone numbers (SMS, voice, @mentions), resolved from on-call schedules.
     recipients: Sequence[str] = ()
-    # A signed, expiring link that acknowledges the alert group (stops escalation).
+    # A signed, expiring link that acknowledges the group's escalation episode (stops it).
     ack_url: str | None = None
+    # The escalation episode the message speaks for (None: none): a voice call placed for it
+    # is bound to it, so a key press acknowledges that episode and no later one.
+    episode_id: int | None = None
     console_url: str | None = None
     severity: str = ""
     is_test: bool = False

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -60,9 +61,15 @@ class VoiceConfig:
     base_url: str = "https://dyvmsapi.aliyuncs.com"
 
 
-def out_id(group_key: str) -> str:
-    """The call's `OutId`: 15 hex digits of the group key's hash, echoed back in receipts."""
-    return hashlib.sha256(group_key.encode()).hexdigest()[:OUT_ID_BYTES]
+# Told each call's OutId before the call is placed, with what the call is for: a receipt (a key
+# press) can then be matched to it even when the answer naming its CallId never arrives.
+CallBinder = Callable[[str, Notification], Awaitable[None]]
+
+
+def new_out_id() -> str:
+    """A call's `OutId`, echoed back in its receipts: random per call (15 hex digits, 60 bits),
+    so nobody can derive it from what the call is about."""
+    return secrets.token_hex(8)[:OUT_ID_BYTES]
 
 
 class VoiceNotifier:
@@ -75,18 +82,20 @@ class VoiceNotifier:
         clock: Clock = system_clock,
         client: httpx.AsyncClient | None = None,
         templates: Templates = default_templates,
+        bind_call: CallBinder | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
         self._client = client or new_client()
         self._owns_client = client is None
         self._templates = templates
+        self._bind_call = bind_call
 
     @property
     def channel(self) -> str:
         return CHANNEL
 
-    def params(self, notification: Notification, callee: str) -> dict[str, str]:
+    def params(self, notification: Notification, callee: str, out_id: str) -> dict[str, str]:
         """The signed parameters of one call."""
         speech = self._templates.render("speech", notification)[:TTS_PARAM_MAX_CHARS]
         params = {
@@ -103,7 +112,7 @@ class VoiceNotifier:
             "TtsCode": self.config.tts_code,
             "TtsParam": orjson.dumps({self.config.tts_param_name: speech}).decode(),
             "PlayTimes": str(self.config.play_times),
-            "OutId": out_id(notification.group_key),
+            "OutId": out_id,
         }
         if self.config.called_show_number:
             params["CalledShowNumber"] = self.config.called_show_number
@@ -111,22 +120,25 @@ class VoiceNotifier:
         return params
 
     async def _call(self, notification: Notification, callee: str) -> NotifyResult:
-        result = await self._place(notification, callee)
+        out_id = new_out_id()
+        if self._bind_call is not None:
+            await self._bind_call(out_id, notification)
+        result = await self._place(notification, callee, out_id)
         if (result.error_code or "").startswith(STALE_TIMESTAMP_PREFIX):
             # Clock skew: one immediate resend with a fresh Timestamp, nonce and Signature
             # (WIRE.md §4); a second refusal is final, as the clock is off by more than that.
             log.warning("voice timestamp refused; re-signing once callee=%s", callee)
-            result = await self._place(notification, callee)
+            result = await self._place(notification, callee, out_id)
         return result
 
-    async def _place(self, notification: Notification, callee: str) -> NotifyResult:
+    async def _place(self, notification: Notification, callee: str, out_id: str) -> NotifyResult:
         """One signed SingleCallByTts request for `callee`, its answer decided on `Code`."""
         answer = await request(
             self._client,
             CHANNEL,
             "POST",
             f"{self.config.base_url}/",
-            data=self.params(notification, callee),
+            data=self.params(notification, callee, out_id),
         )
         if isinstance(answer, NotifyResult):
             return answer

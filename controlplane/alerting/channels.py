@@ -53,6 +53,7 @@ from notifiers.per_recipient import PerRecipientBudget
 from notifiers.sms import ALERT_TEMPLATE, SupplierRanking
 from notifiers.sms_direct import DirectSms
 from notifiers.templates import Templates, default_templates
+from notifiers.voice import CallBinder
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class ChannelServices:
     sms_ranking: SupplierRanking | None = None
     # ... and go supplier-direct through these adapters when the send tier is down.
     sms_direct: DirectSms | None = None
+    # Told each voice call's OutId before it is placed, to bind it to the escalation episode.
+    bind_voice_call: CallBinder | None = None
 
 
 def channel_services(
@@ -162,7 +165,14 @@ def build_notifier(
             config.tts_code,
             base_url=services.voice_api_url,
         )
-        return VoiceNotifier(voice, clock=clock, client=client, templates=templates), "voice"
+        calls = VoiceNotifier(
+            voice,
+            clock=clock,
+            client=client,
+            templates=templates,
+            bind_call=services.bind_voice_call,
+        )
+        return calls, "voice"
     if isinstance(config, SmsConfig):
         sms = SmsEndpoint(services.sms_api_url, services.sms_token)
         sms_notifier = SmsNotifier(

@@ -1,12 +1,16 @@
-"""Builds the alerting stage from settings: config, channels, silences, escalation, ack links."""
+"""Builds the alerting stage from settings: config, channels, silences, escalation, ack links.
+
+The secrets acknowledgement rests on are required, never made up per process: `ack_secret` once
+alerting.yaml has escalation chains (links signed by a random secret die with the process, and
+replicas would not agree), `voice_callback_token` once a receiver places voice calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,11 +37,14 @@ from controlplane.bus.liveness import LivenessRegistry
 from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from controlplane.storage import AlertRepository, Database
+from controlplane.yamlsource import ConfigError, ConfigProblem
 from notifiers.sms_direct import DirectSms
 from notifiers.transport import new_client
 
 log = logging.getLogger(__name__)
 
+# Where a problem with the service settings (not alerting.yaml) is said to be.
+SETTINGS_SOURCE = "<settings>"
 TICK_S = 1.0
 # The shortest pause between ticks: a group due right away still lets requests be served.
 MIN_PAUSE_S = 0.005
@@ -51,7 +58,7 @@ class Alerting:
     stage: AlertingStage
     silences: SilenceRepository
     acknowledgements: Acknowledgements
-    ack_links: AckLinks
+    ack_links: AckLinks | None  # None: no escalation chain, so no episode a link could ack
     client: httpx.AsyncClient
     clock: Clock
     supplier_health: SupplierHealth
@@ -60,6 +67,8 @@ class Alerting:
     # Where the routing table in force is stored: read at start, since the feed's durable
     # consumer resumes after its last ack and would not hand it over again after a restart.
     routing_versions: RoutingStore | None = None
+    # What the voice service's receipt pushes must carry (None: no receiver places calls).
+    voice_callback_token: bytes | None = None
     _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
     _flushes: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
@@ -136,20 +145,27 @@ def build_alerting(
     config = load_alerting_config(path)
     for warning in config.warnings:
         log.warning("alerting.config_warning %s", warning)
-    secret = (
-        settings.ack_secret.get_secret_value().encode()
-        if settings.ack_secret is not None
-        else secrets.token_bytes(32)  # links then stop working at restart: set ack_secret
+    _check_secrets(settings, config)
+    links = (
+        AckLinks(
+            settings.ack_secret.get_secret_value().encode(),
+            settings.public_url,
+            clock,
+            timedelta(seconds=settings.ack_link_ttl_s),
+        )
+        if settings.ack_secret is not None and config.escalations
+        else None
     )
-    links = AckLinks(secret, settings.public_url, clock, timedelta(seconds=settings.ack_link_ttl_s))
     health = SupplierHealth(clock)
-    services = channel_services(settings, clock, ranking=health)
-    direct = services.sms_direct
     client = new_client()
     store = EscalationStore(database)
     redials = RedialBook(RedialPolicy(attempts=settings.voice_call_attempts))
     acknowledgements = Acknowledgements(store, AlertRepository(database), clock, redials)
     escalator = Escalator(EscalationTracker(store, config.escalations, clock), acknowledgements)
+    services = replace(
+        channel_services(settings, clock, ranking=health), bind_voice_call=escalator.bind_call
+    )
+    direct = services.sms_direct
     stage = AlertingStage(
         database=database,
         route=config.route,
@@ -158,7 +174,7 @@ def build_alerting(
         inhibit_rules=config.inhibit_rules,
         is_muted=config.is_muted,
         escalator=escalator,
-        ack_url=links.url,
+        ack_url=links.url if links is not None else None,
         recipients=oncall_recipients(config.oncall, clock),
         sleep=sleep,
         replica=replica,
@@ -183,4 +199,29 @@ def build_alerting(
         feed,
         direct,
         RoutingStore(database),
+        voice_callback_token=(
+            settings.voice_callback_token.get_secret_value().encode()
+            if settings.voice_callback_token is not None
+            else None
+        ),
     )
+
+
+def _check_secrets(settings: AlertingSettings, config: AlertingConfig) -> None:
+    """ConfigError naming each secret the config needs and the settings lack."""
+    problems = []
+    if config.escalations and settings.ack_secret is None:
+        reason = "required: alerting.yaml has escalations, whose acknowledgement links it signs"
+        problems.append(ConfigProblem(SETTINGS_SOURCE, None, "alerting.ack_secret", reason))
+    places_calls = any(
+        channel.channel == "voice"
+        for receiver in config.receivers.values()
+        for channel in receiver.channels
+    )
+    if places_calls and settings.voice_callback_token is None:
+        reason = "required: a receiver places voice calls, whose receipt pushes must carry it"
+        problems.append(
+            ConfigProblem(SETTINGS_SOURCE, None, "alerting.voice_callback_token", reason)
+        )
+    if problems:
+        raise ConfigError(problems)

@@ -59,7 +59,8 @@ class EscalationStepRow(Base):
 
 
 class VoiceCallRow(Base):
-    """A voice call placed for an alert group, so a key press in its callback acks that group."""
+    """A voice call by its CallId or OutId, and the escalation episode it was placed for, so a
+    key press in its callback acks that episode and no later one of the group."""
 
     __tablename__ = "voice_calls"
     __table_args__ = (MYSQL_TABLE_ARGS,)
@@ -67,3 +68,5 @@ class VoiceCallRow(Base):
     call_id: Mapped[str] = mapped_column(String(CALL_ID_LENGTH), primary_key=True)
     group_key: Mapped[str] = mapped_column(Text)
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # None: placed for no episode (a receiver's own voice channel, a digest), or before 0010.
+    escalation_id: Mapped[int | None] = mapped_column(big_id(), autoincrement=False)

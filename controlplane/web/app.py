@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from controlplane.alerting.escalation import api as ack_api
+from controlplane.alerting.escalation import voice_callback
 from controlplane.alerting.pipeline import silences_api
 from controlplane.service import ControlPlane
 from controlplane.web import (
@@ -23,6 +24,7 @@ from controlplane.web import (
     rules_api,
 )
 from controlplane.web.body_limit import BodyLimitMiddleware
+from controlplane.web.console import ack_link
 from controlplane.web.errors import install_error_handlers
 from controlplane.web.request_metrics import RequestMetricsMiddleware
 
@@ -65,8 +67,11 @@ def create_app(service: ControlPlane) -> FastAPI:
         app.state.silences = service.alerting.silences
         app.state.acknowledgements = service.alerting.acknowledgements
         app.state.ack_links = service.alerting.ack_links
+        app.state.voice_callback_token = service.alerting.voice_callback_token
         app.include_router(silences_api.router)
         app.include_router(ack_api.router)
+        app.include_router(ack_link.router)
+        app.include_router(voice_callback.router)
         app.include_router(alerts_post_api.router)
     # The largest body any route takes; routes cap theirs lower (console forms, ack bodies).
     app.add_middleware(BodyLimitMiddleware, max_bytes=service.settings.ingest.max_body_bytes)

@@ -97,7 +97,9 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 class VoiceFake:
     """Accounts by AccessKeyId → secret; approved TTS templates; placed calls in `calls`.
 
-    Receipts go to `callback_url`; one the receiver does not take is re-pushed after each delay
+    Receipts go to `callback_url`, the URL set in the service's console: a receiver that wants
+    its pushes authenticated puts its token in that URL's query, and the fake posts to it as
+    given, as the real service does. One the receiver does not take is re-pushed after each delay
     of RECEIPT_RETRY_S, waited with `sleep` (tests inject one that moves their ManualClock), and
     every POST is kept in `push_attempts`.
     """

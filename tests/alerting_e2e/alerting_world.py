@@ -29,6 +29,8 @@ T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ROBOT_TOKEN, ROBOT_SECRET, WECOM_KEY = "ops-robot", "SECops-robot-secret", "ops-wecom-key"
 VOICE_KEY_ID, VOICE_SECRET, TTS_CODE = "LTAIvoice", "voice-secret", "TTS_100001"
 PRIMARY_PHONE = "+8613800138000"
+# Set in the voice service's console as part of the callback URL; its receipt pushes carry it.
+CALLBACK_TOKEN = "voice-callback-token-0123456789"
 
 RULES = """
 groups:
@@ -201,6 +203,7 @@ def settings(database_url: str, rules: Path, alerting: Path, fakes: Fakes, port:
             "voice_api_url": fakes.urls["voice"],
             "voice_access_key_id": VOICE_KEY_ID,
             "voice_access_key_secret": VOICE_SECRET,
+            "voice_callback_token": CALLBACK_TOKEN,
         },
     }
     return Settings.model_validate(raw)
@@ -228,7 +231,7 @@ async def control_plane(
             tick_alerting=False,
         )
         holder["app"] = create_app(service)
-        fakes.voice.callback_url = f"{url}/v1/callbacks/voice"
+        fakes.voice.callback_url = f"{url}/v1/callbacks/voice?token={CALLBACK_TOKEN}"
         await service.start()
         stack.push_async_callback(service.stop)
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=5.0))

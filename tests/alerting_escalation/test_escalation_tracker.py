@@ -130,14 +130,41 @@ def test_a_resolved_group_stops_escalating_and_a_new_firing_escalates_afresh(
     assert receivers_due(tracker) == ["dingtalk-ops", "wecom-ops"]
 
 
-def test_a_voice_call_key_press_acks_the_group_the_call_was_placed_for(sqlite_url: str) -> None:
+def test_a_voice_call_key_press_acks_the_episode_the_call_was_placed_for(sqlite_url: str) -> None:
     clock = ManualClock(FIRED)
     tracker, acks = tracker_on(sqlite_url, clock)
-    tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    episode = tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
     clock.advance(600)
     assert receivers_due(tracker)[-1] == "voice-primary"
-    acks.remember_call("116012354148^100000000001", GROUP)
+    acks.remember_call("116012354148^100000000001", GROUP, episode)
     result = acks.ack_call(["116012354148^100000000001", ""], by="voice:116012354148")
     assert (result.via, result.group_keys) == ("voice", (GROUP,))
+    clock.advance(3600)
+    assert tracker.due() == []
+
+
+def test_a_key_press_on_a_call_of_an_earlier_firing_does_not_ack_the_next(sqlite_url: str) -> None:
+    clock = ManualClock(FIRED)
+    tracker, acks = tracker_on(sqlite_url, clock)
+    first = tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    acks.remember_call("116012354148^100000000001", GROUP, first)
+    clock.advance(600)
+    tracker.resolve(GROUP)
+    clock.advance(60)
+    second = tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], clock.now())
+    assert second != first
+    # The callee of the first firing's call presses 1 late (or the receipt is re-pushed).
+    assert acks.ack_call(["116012354148^100000000001", ""], by="voice:1").group_keys == ()
+    assert receivers_due(tracker) == ["dingtalk-ops", "wecom-ops"]
+
+
+def test_a_group_keeps_its_open_episode_when_later_alerts_start_later(sqlite_url: str) -> None:
+    clock = ManualClock(FIRED)
+    tracker, acks = tracker_on(sqlite_url, clock)
+    first = tracker.start(GROUP, "sms-critical", ["a1b2c3d4e5f60718"], FIRED)
+    # The earliest alert resolves; a later message names only one that started later.
+    later = tracker.start(GROUP, "sms-critical", ["ffffffffffffffff"], FIRED + timedelta(minutes=3))
+    assert later == first
+    assert acks.ack_alert("ffffffffffffffff", "alice", "cli").group_keys == (GROUP,)
     clock.advance(3600)
     assert tracker.due() == []

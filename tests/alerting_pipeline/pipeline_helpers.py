@@ -98,6 +98,7 @@ def route(
     wait: float = 30,
     interval: float = 300,
     repeat: float = 3600,
+    escalation: str | None = None,
 ) -> Route:
     options = RouteOptions(
         receiver,
@@ -106,6 +107,7 @@ def route(
         group_wait_s=wait,
         group_interval_s=interval,
         repeat_interval_s=repeat,
+        escalation=escalation,
     )
     return Route(options)
 
@@ -118,7 +120,8 @@ def make_stage(
     inhibit: tuple[InhibitRule, ...] = (),
     budget: SlidingWindowBudget | None = None,
     sleep: NoSleep | None = None,
-    ack_url: Callable[[str], str] | None = None,
+    ack_url: Callable[[str, int], str] | None = None,
+    escalator: Escalator | None = None,
 ) -> AlertingStage:
     chosen = target or route()
     bound = tuple(
@@ -132,6 +135,7 @@ def make_stage(
         inhibit_rules=inhibit,
         sleep=sleep or NoSleep(),
         ack_url=ack_url,
+        escalator=escalator,
     )
 
 
@@ -164,8 +168,6 @@ def paging_stage(
     replica: str = "local",
 ) -> AlertingStage:
     """A stage on PAGING_ROUTE: receiver `team` (the robot) and `phone`, paged by `chains`."""
-    store = EscalationStore(database)
-    acks = Acknowledgements(store, AlertRepository(database), clock)
     return AlertingStage(
         database=database,
         route=PAGING_ROUTE,
@@ -174,10 +176,18 @@ def paging_stage(
             "phone": Receiver("phone", (Channel(phone, send_resolved=phone_send_resolved),)),
         },
         clock=clock,
-        escalator=Escalator(EscalationTracker(store, dict(chains), clock), acks),
+        escalator=escalator_on(database, clock, chains),
         sleep=NoSleep(),
         replica=replica,
     )
+
+
+def escalator_on(
+    database: Database, clock: ManualClock, chains: Mapping[str, Escalation] = PAGE_AFTER_5M
+) -> Escalator:
+    store = EscalationStore(database)
+    acks = Acknowledgements(store, AlertRepository(database), clock)
+    return Escalator(EscalationTracker(store, dict(chains), clock), acks)
 
 
 async def run_for(clock: ManualClock, seconds: int, *stages: AlertingStage) -> None:

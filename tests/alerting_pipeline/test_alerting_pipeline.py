@@ -10,6 +10,7 @@ from pipeline_helpers import (
     RateLimitedRobot,
     RecordingChannel,
     alert_names,
+    escalator_on,
     make_stage,
     notice,
     route,
@@ -297,9 +298,10 @@ async def test_a_digest_carries_no_ack_link_and_each_group_message_its_own(
         database,
         clock,
         (robot,),
-        route(group_by=("instance",), wait=0),
+        route(group_by=("instance",), wait=0, escalation="page"),
         budget=SlidingWindowBudget(4, 60.0),
-        ack_url=lambda group_key: f"https://smsctl.example/ack/{group_key}",
+        ack_url=lambda group_key, episode_id: f"https://smsctl.example/ack/{episode_id}",
+        escalator=escalator_on(database, clock),
     )
     for index in range(2):  # within budget: one message each
         await stage.deliver(
@@ -316,8 +318,29 @@ async def test_a_digest_carries_no_ack_link_and_each_group_message_its_own(
     alone = [n for n in robot.sent if len(n.alerts) == 1]
     digests = [n for n in robot.sent if len(n.alerts) > 1]
     assert [alert_names(n) for n in digests] == [["d0", "d1", "d2"]]
-    assert alone and all(n.ack_url == f"https://smsctl.example/ack/{n.group_key}" for n in alone)
-    assert digests and all(n.ack_url is None for n in digests)
+    # Each group's message links to its own escalation episode.
+    episodes = {n.group_key: n.episode_id for n in alone}
+    assert len(episodes) == 2 and None not in episodes.values()
+    assert len(set(episodes.values())) == 2
+    assert all(n.ack_url == f"https://smsctl.example/ack/{n.episode_id}" for n in alone)
+    assert digests and all(n.ack_url is None and n.episode_id is None for n in digests)
+
+
+async def test_a_group_that_does_not_escalate_gets_no_ack_link(database: Database) -> None:
+    clock = ManualClock()
+    robot = RecordingChannel("dingtalk")
+    stage = make_stage(
+        database,
+        clock,
+        (robot,),
+        route(wait=0),
+        ack_url=lambda group_key, episode_id: f"https://smsctl.example/ack/{episode_id}",
+        escalator=escalator_on(database, clock),
+    )
+    await stage.deliver([notice({"alertname": "W"}, FIRING, clock.now())])
+    await stage.tick()
+    [message] = robot.sent
+    assert message.ack_url is None and message.episode_id is None  # no episode a link could ack
 
 
 async def test_restart_does_not_resend_on_mariadb(mariadb_url: str) -> None:

@@ -1,7 +1,11 @@
 """Failed escalation pages: paged again after a doubling wait, superseded by the chain's next
-step to the same receiver, dropped once the group resolves, and sent once by two replicas."""
+step to the same receiver, dropped once the group resolves, and sent once by two replicas; a
+page left claimed by a process that died is paged by the next one."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 import pytest
 from pipeline_helpers import RecordingChannel, notice, paging_stage, run_for
@@ -13,7 +17,7 @@ from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.settings import Settings
 from controlplane.storage import Database
-from notifiers.base import Outcome
+from notifiers.base import Notification, NotifyResult, Outcome
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
@@ -85,3 +89,49 @@ async def test_two_replicas_send_a_failed_page_again_once(database: Database) ->
     assert phone.calls == 2 and len(phone.sent) == 1
     await run_for(clock, 600, first, second)
     assert len(phone.sent) == 1
+
+
+class HangingPhone(RecordingChannel):
+    """A voice service that never answers: the process placing the call dies while it waits."""
+
+    def __init__(self) -> None:
+        super().__init__("voice")
+        self.reached = asyncio.Event()
+        self.sent_as: list[str] = []
+
+    async def send(self, notification: Notification) -> NotifyResult:
+        self.calls += 1
+        self.sent_as.append(notification.notification_id)
+        self.reached.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+
+async def test_a_page_claimed_by_a_process_that_died_is_paged_once_by_the_next(
+    database: Database,
+) -> None:
+    clock = ManualClock()
+    hanging = HangingPhone()
+    dead = paging_stage(database, clock, hanging, replica="a")
+    await dead.deliver([notice(LABELS, FIRING, clock.now())])
+    await run_for(clock, 299, dead)
+    clock.advance(1)  # the 5 m step: claimed in the log, then the process dies mid-call
+    tick = asyncio.create_task(dead.tick())
+    await hanging.reached.wait()
+    tick.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tick
+
+    phone = RecordingChannel("voice")
+    replicas = [paging_stage(database, clock, phone, replica=name) for name in ("b", "c")]
+    for stage in replicas:
+        await stage.deliver([notice(LABELS, FIRING, clock.now())])  # the engine re-delivers
+    await run_for(clock, 299, *replicas)
+    assert phone.calls == 0  # a claim this young may still be sending: not paged twice
+    await run_for(clock, 1, *replicas)
+    assert len(phone.sent) == 1  # abandoned: paged again, by one of them
+    # As the same message: a channel that deduplicates (an alert SMS' Idempotency-Key) sends
+    # nothing more if the dead process's page did go out.
+    assert [n.notification_id for n in phone.sent] == hanging.sent_as
+    await run_for(clock, 900, *replicas)
+    assert phone.calls == 1

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from controlplane.alerting.config import load_alerting_config
+from controlplane.alerting.wiring import build_alerting
+from controlplane.bus.liveness import LivenessRegistry
+from controlplane.clock import system_clock
 from controlplane.demo_channels import demo_channels
 from controlplane.settings import AlertingSettings
+from controlplane.storage import Database
 from controlplane.web.console import running_fakes
 
 CONTROL_URL = "http://127.0.0.1:8080"
@@ -29,3 +33,22 @@ async def test_an_alerting_config_of_ones_own_is_kept_and_no_fake_starts(tmp_pat
     async with demo_channels(own, CONTROL_URL) as channels:
         assert channels.alerting == own
         assert channels.fake_urls == {} and running_fakes.shown() == []
+
+
+async def test_the_demo_makes_the_secrets_acks_need_so_make_run_starts(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    database.upgrade()
+    async with demo_channels(AlertingSettings(), CONTROL_URL) as channels:
+        settings = channels.alerting
+        assert settings.ack_secret is not None and settings.voice_callback_token is not None
+        alerting = build_alerting(  # escalates, calls: starts
+            settings, database, system_clock, liveness=LivenessRegistry()
+        )
+        assert alerting is not None
+        try:
+            assert alerting.ack_links is not None
+            assert alerting.voice_callback_token == (
+                settings.voice_callback_token.get_secret_value().encode()
+            )
+        finally:
+            await alerting.client.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -13,11 +13,11 @@ from clock_skew import AnswerLog, SkewedFirstReadClock
 from notifier_samples import notification
 
 from controlplane.clock import Clock, ManualClock
-from notifiers.base import Outcome
+from notifiers.base import Notification, Outcome
 from notifiers.fakes.server import running_fake
 from notifiers.fakes.voice import VoiceFake
 from notifiers.fakes.webhook import WebhookReceiverFake
-from notifiers.voice import VoiceConfig, VoiceNotifier, out_id
+from notifiers.voice import CallBinder, VoiceConfig, VoiceNotifier
 
 KEY_ID, KEY_SECRET, TTS = "LTAI5tVoice", "voice-secret", "TTS_100001"
 
@@ -34,9 +34,10 @@ class World:
         secret: str = KEY_SECRET,
         clock: Clock | None = None,
         client: httpx.AsyncClient | None = None,
+        bind_call: CallBinder | None = None,
     ) -> VoiceNotifier:
         config = VoiceConfig(KEY_ID, secret, TTS, base_url=self.base_url)
-        return VoiceNotifier(config, clock=clock or self.clock, client=client)
+        return VoiceNotifier(config, clock=clock or self.clock, client=client, bind_call=bind_call)
 
 
 @pytest.fixture
@@ -63,8 +64,28 @@ async def test_signed_call_per_recipient_with_call_ids_as_reference(world: World
     call_ids = (result.reference or "").split(",")
     assert [world.fake.calls[c].callee for c in call_ids] == ["13800138000", "13900139000"]
     call = world.fake.calls[call_ids[0]]
-    assert call.out_id == out_id(group.group_key) and len(call.out_id) == 15
     assert "Delivery rate below 90% on aliyun" in call.tts_param["summary"]
+
+
+async def test_each_call_gets_a_random_out_id_bound_before_it_is_placed(world: World) -> None:
+    bound: list[tuple[str, int, int | None]] = []  # out id, calls placed by then, episode
+
+    async def bind(out_id: str, notification: Notification) -> None:
+        bound.append((out_id, len(world.fake.calls), notification.episode_id))
+
+    notifier = world.notifier(bind_call=bind)
+    paged = replace(notification(recipients=("13800138000", "13900139000")), episode_id=7)
+    results = [await notifier.send(paged)]
+    world.clock.advance(60)  # the same group paged again, once the callees may be called
+    results.append(await notifier.send(paged))
+    await notifier.aclose()
+    call_ids = [c for result in results for c in (result.reference or "").split(",")]
+    out_ids = [world.fake.calls[c].out_id for c in call_ids]
+    assert [out_id for out_id, _, _ in bound] == out_ids
+    assert [placed for _, placed, _ in bound] == [0, 1, 2, 3]  # each before its call existed
+    assert {episode for _, _, episode in bound} == {7}
+    assert len(set(out_ids)) == 4  # random per call, never derived from the group
+    assert all(len(out_id) == 15 and int(out_id, 16) >= 0 for out_id in out_ids)
 
 
 async def test_long_speech_is_cut_below_250_characters(world: World) -> None:
@@ -162,7 +183,7 @@ async def test_key_press_receipt_arrives_at_the_callback_receiver(world: World) 
     assert (key_press["call_id"], key_press["dtmf"], key_press["out_id"]) == (
         call_id,
         "1",
-        out_id(group.group_key),
+        world.fake.calls[call_id].out_id,
     )
     assert key_press["status_time"] == "2026-03-01 09:00:15"  # UTC+8
     assert records[-1]["callee"] == "13800138000"

@@ -33,6 +33,7 @@ OPERATOR_TOKEN = "security-operator-token-0123456789"
 ADMIN_TOKEN = "security-admin-token-0123456789"
 TENANT_TOKEN = "security-tenant-token-0123456789"
 ACK_SECRET = "security-ack-secret-0123456789"
+VOICE_CALLBACK_TOKEN = "security-voice-callback-token-0123"
 ALIYUN_CALLBACK_TOKEN = "aliyun-callback-token-0123456789"
 TENCENT_CALLBACK_TOKEN = "tencent-callback-token-0123456789"
 TWILIO_AUTH_TOKEN = "twilio-auth-token-0123456789abcdef"
@@ -57,14 +58,21 @@ groups:
 """
 
 # Notifications go to a webhook on the discard port: nothing outside is ever reached.
+# Escalation with a voice step: ack links and the voice callback are on, as in production.
 ALERTING = """
 route:
   receiver: ops
   group_by: [alertname]
+  escalation: page
 receivers:
   - name: ops
     webhook_configs:
       - url: http://127.0.0.1:9/hook
+  - name: phone
+    voice_configs: [{to: ['+8613800138000'], tts_code: TTS_100001}]
+escalations:
+  - name: page
+    steps: [{after: 5m, receivers: [phone]}]
 """
 
 SUPPLIERS: list[dict[str, Any]] = [
@@ -125,6 +133,7 @@ def control_plane_settings(database_url: str, directory: Path) -> Settings:
             "alerting": {
                 "config": str(alerting),
                 "ack_secret": ACK_SECRET,
+                "voice_callback_token": VOICE_CALLBACK_TOKEN,
                 "public_url": "http://127.0.0.1:8080",
                 "voice_api_url": "http://127.0.0.1:9",
             },

@@ -24,7 +24,7 @@ from hostile_input import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
-from security_world import ADMIN_TOKEN, Stack
+from security_world import ADMIN_TOKEN, VOICE_CALLBACK_TOKEN, Stack
 
 from controlplane.contracts import EVENT_KINDS, MAX_FIELDS_NESTING
 from controlplane.storage import Database, SupplierLogRepository
@@ -137,7 +137,7 @@ def test_posted_alerts_are_answered_without_a_server_error(
 def test_voice_reports_are_answered_without_a_server_error(
     control_plane: httpx.Client, body: bytes
 ) -> None:
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "X-Callback-Token": VOICE_CALLBACK_TOKEN}
     assert_answered(control_plane.post("/v1/callbacks/voice", content=body, headers=headers))
 
 
@@ -168,7 +168,8 @@ def test_a_body_nested_past_the_decoders_limit_is_refused(
     inside = {"fields": {"x": deep}} if path.endswith("logs") else {"labels": {"x": deep}}
     event = _log("deep") if path.endswith("logs") else {}
     body = orjson.dumps([{**event, **inside}]).replace(f'"{deep}"'.encode(), nested(5000))
-    answer = control_plane.post(path, content=body, headers=AUTH)
+    headers = {**AUTH, "X-Callback-Token": VOICE_CALLBACK_TOKEN}
+    answer = control_plane.post(path, content=body, headers=headers)
     assert answer.status_code in (400, 422), answer.text[:300]
     assert "nested too deeply" in answer.text
 

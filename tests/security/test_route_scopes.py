@@ -90,11 +90,14 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("POST", "/v1/silences"): OPERATOR,
         ("GET", "/v1/silences"): OPERATOR,
         ("DELETE", "/v1/silences/{silence_id}"): OPERATOR,
-        # The link in a chat message: its HMAC signature (group, expiry) is the credential.
+        # The link in a chat message: its HMAC signature (group, episode, expiry) is the
+        # credential. A GET only shows the confirmation page; its form's POST acknowledges.
         ("GET", "/v1/ack"): Public("signed ack link: the signature is the credential", 403),
-        # The voice provider's receipt push. TODO(merge): the voice-callback hardening adds a
-        # shared secret; this entry then becomes Public(..., refused=<its status>).
-        ("POST", "/v1/callbacks/voice"): Public("the voice provider's push; it holds no token"),
+        ("POST", "/v1/ack"): Public(
+            "the confirmation form: the signed link is the credential", 403
+        ),
+        # The voice provider's receipt push carries the deployment's callback token, not ours.
+        ("POST", "/v1/callbacks/voice"): Public("voice push: its callback token is checked", 401),
         ("GET", "/console/login"): Public("the login form"),
         ("POST", "/console/login"): Public("checks the token typed into the form", 401),
         ("POST", "/console/logout"): Public("only clears the login cookie"),

@@ -2,9 +2,9 @@
 
 from controlplane.alerting.escalation.acks import Acknowledgements, AckResult, NothingToAck, Via
 from controlplane.alerting.escalation.command import ack_command
-from controlplane.alerting.escalation.links import AckLinks, LinkRefused
+from controlplane.alerting.escalation.links import AckLinks, LinkRefused, SignedLink
 from controlplane.alerting.escalation.redial import CallEnded, Redial, RedialBook, RedialPolicy
-from controlplane.alerting.escalation.store import Episode, EscalationStore
+from controlplane.alerting.escalation.store import Episode, EpisodeState, EscalationStore
 from controlplane.alerting.escalation.tracker import REDIAL_STEP, DueStep, EscalationTracker
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CallEnded",
     "DueStep",
     "Episode",
+    "EpisodeState",
     "EscalationStore",
     "EscalationTracker",
     "LinkRefused",
@@ -22,6 +23,7 @@ __all__ = [
     "Redial",
     "RedialBook",
     "RedialPolicy",
+    "SignedLink",
     "Via",
     "ack_command",
 ]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from controlplane.alerting.escalation.redial import CallEnded, CallOutcome, RedialBook
-from controlplane.alerting.escalation.store import AckedEpisode, EscalationStore
+from controlplane.alerting.escalation.store import AckedEpisode, EpisodeState, EscalationStore
 from controlplane.clock import Clock
 from controlplane.storage.alerts import AlertRepository
 
@@ -41,7 +41,7 @@ class AckResult:
 
 
 class Acknowledgements:
-    """Acks by group key, alert fingerprint or voice call id; all paths share this one."""
+    """Acks by group key, alert fingerprint, episode (a link) or voice call; all paths share it."""
 
     def __init__(
         self,
@@ -73,25 +73,47 @@ class Acknowledgements:
             raise NothingToAck(f"no alert with fingerprint {fingerprint!r}")
         return self._record(acked, by, via, when, extra_fingerprints=(fingerprint,))
 
+    def episode(self, episode_id: int) -> EpisodeState | None:
+        """Where an episode stands (what the page an ack link opens shows)."""
+        return self._store.episode(episode_id)
+
+    def ack_episode(
+        self, episode_id: int, group_key: str, by: str, via: Via, at: datetime | None = None
+    ) -> AckResult:
+        """Stops that one episode of the group (a link's, a call's); NothingToAck if the group
+        has no such episode. An episode stopped already is no error: nothing is stopped."""
+        when = at or self._clock.now()
+        acked = self._store.ack_episode(episode_id, group_key, by, via, when)
+        if not acked:
+            state = self._store.episode(episode_id)
+            if state is None or state.group_key != group_key:
+                raise NothingToAck(f"no escalation episode {episode_id} of group {group_key!r}")
+        return self._record(acked, by, via, when, extra_fingerprints=())
+
     def ack_call(self, call_ids: Sequence[str], by: str, at: datetime | None = None) -> AckResult:
-        """A key press during a voice call: acks the group the call was placed for."""
-        group_key = self._store.group_of_call(call_ids)
-        if group_key is None:
-            raise NothingToAck(f"no call remembered as {' or '.join(c for c in call_ids if c)!r}")
-        return self.ack_group(group_key, by, "voice", at)
+        """A key press during a voice call: acks the episode the call was placed for."""
+        call = self._store.placed_call(call_ids)
+        if call is None or call.episode_id is None:
+            raise NothingToAck(f"no call paging {' or '.join(c for c in call_ids if c)!r}")
+        return self.ack_episode(call.episode_id, call.group_key, by, "voice", at)
 
     def call_ended(self, call: CallEnded, at: datetime | None = None) -> CallOutcome | None:
-        """A call's final result: noted in its group's alerts' history; redialled if unanswered.
+        """A call's final result: noted in its episode's alerts' history; redialled if
+        unanswered while the episode escalates.
 
         None for a duplicate receipt (Dyvms pushes some twice); NothingToAck for a call that
-        was never remembered.
+        was never remembered, or placed for no episode.
         """
         when = at or self._clock.now()
-        group_key = self._store.group_of_call([call.call_id, call.out_id])
-        group = None if group_key is None else self._store.latest(group_key)
-        if group is None:
-            raise NothingToAck(f"no call remembered as {call.call_id or call.out_id!r}")
-        outcome = self.redials.ended(call, group.escalating, when)
+        placed = self._store.placed_call([call.call_id, call.out_id])
+        episode = (
+            None
+            if placed is None or placed.episode_id is None
+            else self._store.episode(placed.episode_id)
+        )
+        if episode is None:
+            raise NothingToAck(f"no call paging {call.call_id or call.out_id!r}")
+        outcome = self.redials.ended(call, episode.escalating, when)
         if outcome is None:
             return None
         detail = {
@@ -102,12 +124,12 @@ class Acknowledgements:
             "attempt": outcome.attempt,
             "redial": outcome.decision,
             "redial_at": outcome.redial_at.isoformat() if outcome.redial_at else None,
-            "group_key": group_key,
+            "group_key": episode.group_key,
         }
-        self._alerts.record_many([(fp, when, "call_result", detail) for fp in group.fingerprints])
+        self._alerts.record_many([(fp, when, "call_result", detail) for fp in episode.fingerprints])
         log.info(
             "escalation.call_ended group_key=%s callee=%s code=%s attempt=%s redial=%s",
-            group_key,
+            episode.group_key,
             call.callee,
             call.status_code,
             outcome.attempt,
@@ -115,9 +137,12 @@ class Acknowledgements:
         )
         return outcome
 
-    def remember_call(self, call_id: str, group_key: str, at: datetime | None = None) -> None:
-        """Note the group a voice call was placed for (its CallId or OutId), before it can ring."""
-        self._store.remember_call(call_id, group_key, at or self._clock.now())
+    def remember_call(
+        self, call_id: str, group_key: str, episode_id: int | None, at: datetime | None = None
+    ) -> None:
+        """Note the episode a voice call pages for (by its OutId before it is placed, by its
+        CallId once placed), so its key press acks that episode and no later one."""
+        self._store.remember_call(call_id, group_key, episode_id, at or self._clock.now())
 
     def _record(
         self,

@@ -48,11 +48,21 @@ class AckedEpisode:
 
 
 @dataclass(frozen=True)
-class GroupEscalation:
-    """Where a group's latest episode stands, and the alerts it holds (for their history)."""
+class EpisodeState:
+    """Where an episode stands, and the alerts it holds (for their history)."""
 
+    group_key: str
+    started_at: datetime
     escalating: bool  # neither acknowledged nor resolved
     fingerprints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    """A voice call remembered: the group it was placed for and its episode (None: none)."""
+
+    group_key: str
+    episode_id: int | None
 
 
 class EscalationStore:
@@ -64,20 +74,34 @@ class EscalationStore:
     def open_episode(
         self, group_key: str, chain: str, started_at: datetime, fingerprints: Iterable[str]
     ) -> int:
-        """The episode of (group, started_at), created if new; adds the alerts not yet in it."""
+        """The group's episode: the one still open (not resolved), else a new one of
+        (group, started_at); adds the alerts not yet in it.
+
+        A group keeps one episode from its first firing until it resolves, even when the alerts
+        a later notification names started later: an ack (of that episode) then holds for all.
+        """
         key_hash = group_hash(group_key)
-        row = {"group_hash": key_hash, "group_key": group_key, "chain": chain}
-        try:
-            with self._database.engine.begin() as connection:
-                connection.execute(EPISODES.insert(), [{**row, "started_at": started_at}])
-        except IntegrityError:
-            pass  # another replica, or an earlier run, opened it first
-        with self._database.engine.begin() as connection:
+        with self._database.engine.connect() as connection:
             episode_id = connection.execute(
-                select(EPISODES.c.id).where(
-                    EPISODES.c.group_hash == key_hash, EPISODES.c.started_at == started_at
-                )
-            ).scalar_one()
+                select(EPISODES.c.id)
+                .where(EPISODES.c.group_hash == key_hash, EPISODES.c.resolved_at.is_(None))
+                .order_by(EPISODES.c.started_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        if episode_id is None:
+            row = {"group_hash": key_hash, "group_key": group_key, "chain": chain}
+            try:
+                with self._database.engine.begin() as connection:
+                    connection.execute(EPISODES.insert(), [{**row, "started_at": started_at}])
+            except IntegrityError:
+                pass  # another replica, or an earlier run, opened it first
+        with self._database.engine.begin() as connection:
+            if episode_id is None:
+                episode_id = connection.execute(
+                    select(EPISODES.c.id).where(
+                        EPISODES.c.group_hash == key_hash, EPISODES.c.started_at == started_at
+                    )
+                ).scalar_one()
             self._add_alerts(connection, episode_id, fingerprints)
         return int(episode_id)
 
@@ -147,29 +171,40 @@ class EscalationStore:
             ).first()
         return found is not None
 
-    def latest(self, group_key: str) -> GroupEscalation | None:
-        """The group's latest episode; None if the group never escalated."""
+    def episode(self, episode_id: int) -> EpisodeState | None:
+        """Where an episode stands, with its group and alerts; None if there is no such one."""
         with self._database.engine.connect() as connection:
             episode = connection.execute(
-                select(EPISODES.c.id, EPISODES.c.acked_at, EPISODES.c.resolved_at)
-                .where(EPISODES.c.group_hash == group_hash(group_key))
-                .order_by(EPISODES.c.started_at.desc())
-                .limit(1)
+                select(
+                    EPISODES.c.group_key,
+                    EPISODES.c.started_at,
+                    EPISODES.c.acked_at,
+                    EPISODES.c.resolved_at,
+                ).where(EPISODES.c.id == episode_id)
             ).first()
             if episode is None:
                 return None
             fingerprints = connection.execute(
                 select(ALERTS.c.fingerprint)
-                .where(ALERTS.c.escalation_id == episode.id)
+                .where(ALERTS.c.escalation_id == episode_id)
                 .order_by(ALERTS.c.fingerprint)
             ).scalars()
             escalating = episode.acked_at is None and episode.resolved_at is None
-            return GroupEscalation(escalating, tuple(fingerprints))
+            return EpisodeState(
+                episode.group_key, episode.started_at, escalating, tuple(fingerprints)
+            )
 
     def ack_group(self, group_key: str, by: str, via: str, at: datetime) -> list[AckedEpisode]:
         """Acknowledges the group's open episodes; returns those this call stopped."""
         condition = EPISODES.c.group_hash == group_hash(group_key)
         return self._ack(condition, by, via, at)
+
+    def ack_episode(
+        self, episode_id: int, group_key: str, by: str, via: str, at: datetime
+    ) -> list[AckedEpisode]:
+        """Acknowledges the one episode if it is the group's and still open; returns it if so."""
+        of_group = EPISODES.c.group_hash == group_hash(group_key)
+        return self._ack(and_(EPISODES.c.id == episode_id, of_group), by, via, at)
 
     def ack_fingerprint(
         self, fingerprint: str, by: str, via: str, at: datetime
@@ -205,26 +240,35 @@ class EscalationStore:
             by_episode[member.escalation_id].append(member.fingerprint)
         return [AckedEpisode(row.group_key, tuple(by_episode[row.id])) for row in rows]
 
-    def remember_call(self, call_id: str, group_key: str, at: datetime) -> None:
+    def remember_call(
+        self, call_id: str, group_key: str, episode_id: int | None, at: datetime
+    ) -> None:
+        row = {
+            "call_id": call_id,
+            "group_key": group_key,
+            "escalation_id": episode_id,
+            "placed_at": at,
+        }
         try:
             with self._database.engine.begin() as connection:
-                connection.execute(
-                    CALLS.insert(), [{"call_id": call_id, "group_key": group_key, "placed_at": at}]
-                )
+                connection.execute(CALLS.insert(), [row])
         except IntegrityError:
-            pass  # the same call remembered twice (a retried send) maps to the same group
+            pass  # the same call remembered twice (its OutId, then its CallId) keeps its episode
 
-    def group_of_call(self, call_ids: Sequence[str]) -> str | None:
-        """The group of the first of `call_ids` (CallId, OutId) that was remembered."""
+    def placed_call(self, call_ids: Sequence[str]) -> PlacedCall | None:
+        """The call remembered under the first of `call_ids` (CallId, OutId) that was."""
         wanted = [call_id for call_id in call_ids if call_id]
         if not wanted:
             return None
         with self._database.engine.connect() as connection:
-            rows = dict(
-                connection.execute(
-                    select(CALLS.c.call_id, CALLS.c.group_key).where(CALLS.c.call_id.in_(wanted))
-                ).all()
-            )
+            rows = {
+                row.call_id: PlacedCall(row.group_key, row.escalation_id)
+                for row in connection.execute(
+                    select(CALLS.c.call_id, CALLS.c.group_key, CALLS.c.escalation_id).where(
+                        CALLS.c.call_id.in_(wanted)
+                    )
+                )
+            }
         return next((rows[call_id] for call_id in wanted if call_id in rows), None)
 
 

@@ -27,6 +27,7 @@ class DueStep:
     index: int
     step: EscalationStep
     started_at: datetime
+    episode_id: int
 
 
 class EscalationTracker:
@@ -45,8 +46,9 @@ class EscalationTracker:
         chain: str,
         fingerprints: Iterable[str],
         started_at: datetime | None = None,
-    ) -> None:
-        """Begin (or join) the episode of a group that started firing at `started_at`.
+    ) -> int:
+        """Begin (or join) the episode of a group that started firing at `started_at`; returns
+        the episode's id.
 
         Pass the group's firing start, not the time of the call, so replicas and reruns that see
         the same firing land on the same episode.
@@ -54,7 +56,7 @@ class EscalationTracker:
         if chain not in self._chains:
             raise KeyError(f"no escalation chain named {chain!r}")
         at = started_at or self._clock.now()
-        self._store.open_episode(group_key, chain, at, fingerprints)
+        return self._store.open_episode(group_key, chain, at, fingerprints)
 
     def resolve(self, group_key: str, at: datetime | None = None) -> None:
         """The group resolved: its episode stops escalating."""
@@ -98,5 +100,9 @@ class EscalationTracker:
                     step.after_s,
                     ",".join(step.receivers),
                 )
-                due.append(DueStep(episode.group_key, chain.name, index, step, episode.started_at))
+                due.append(
+                    DueStep(
+                        episode.group_key, chain.name, index, step, episode.started_at, episode.id
+                    )
+                )
         return due

@@ -5,8 +5,9 @@ steps wait, unclaimed, and go out once the mute ends; a silence covering every f
 the group stops its escalation for good, as an acknowledgement would. Steps that come due
 together (after a mute, or a restart) reach each receiver once. A voice call that ended
 unanswered comes back as a redial step of its receiver, restricted to the callees who did not
-answer. Every database call runs in a worker thread, so a slow database never stalls the
-event loop's tick.
+answer. Each voice call is bound to the episode it pages for (by its OutId before it is placed,
+by its CallId after), so a key press acknowledges that episode and no later one. Every database
+call runs in a worker thread, so a slow database never stalls the event loop's tick.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from controlplane.alerting.escalation import (
     Redial,
 )
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert
-from notifiers.voice import out_id
+from notifiers.base import Notification
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,27 @@ class Escalator:
         self._redialling: dict[tuple[str, str], Redial] = {}
         self._paused: set[str] = set()  # group keys whose pause was logged (log it once)
         self._unknown: set[str] = set()  # group keys whose absence was logged (log it once)
-        self._paging_since: dict[str, datetime] = {}  # see paging_since
+        self._paging: dict[str, Episode] = {}  # see paging
 
-    async def notified(self, group: AggregationGroup, firing: Sequence[GroupedAlert]) -> None:
-        """The group's firing notification went out: its chain (if any) starts or goes on."""
+    async def open_episode(
+        self, group: AggregationGroup, firing: Sequence[GroupedAlert]
+    ) -> int | None:
+        """The group's firing notification is about to go out: its chain (if any) starts or goes
+        on. Returns the episode's id, which the message's ack link and voice calls name (None:
+        the group does not escalate).
+
+        Opened before the send, not after it: the first message already carries the episode's
+        link, and a group whose every channel failed still pages on time.
+        """
         chain = group.route.options.escalation
         if chain is None or not firing:
-            return
+            return None
         # The group's earliest start names the episode, so a rerun after a restart joins it.
         started_at = min(g.alert.started_at or g.alert.active_since for g in firing)
         fingerprints = [g.alert.fingerprint for g in firing]
-        await asyncio.to_thread(self._tracker.start, group.key, chain, fingerprints, started_at)
+        return await asyncio.to_thread(
+            self._tracker.start, group.key, chain, fingerprints, started_at
+        )
 
     async def settled(self, group: AggregationGroup, at: datetime) -> None:
         """No alert of the group fires any more: its escalation stops."""
@@ -119,14 +130,14 @@ class Escalator:
                 self._paused.discard(episode.group_key)
                 self._unknown.discard(episode.group_key)
                 ready.append(episode)
-        self._paging_since = {episode.group_key: episode.started_at for episode in ready}
+        self._paging = {episode.group_key: episode for episode in ready}
         steps = await asyncio.to_thread(self._tracker.claim_due, ready, now)
         return self._with_redials(steps, ready, escalating, now)
 
-    def paging_since(self) -> dict[str, datetime]:
-        """The groups the last `due` let page (escalating, not muted), by their episode's start:
-        those whose failed pages may be paged again."""
-        return dict(self._paging_since)
+    def paging(self) -> dict[str, Episode]:
+        """The groups the last `due` let page (escalating, not muted), with their episode:
+        those whose failed or abandoned pages may be paged again."""
+        return dict(self._paging)
 
     def _with_redials(
         self, steps: list[DueStep], ready: list[Episode], escalating: set[str], now: datetime
@@ -141,6 +152,7 @@ class Escalator:
                 REDIAL_STEP,
                 EscalationStep(0.0, (r.receiver,)),
                 by_key[r.group_key].started_at,
+                by_key[r.group_key].id,
             )
             for r in redials
         ]
@@ -163,19 +175,42 @@ class Escalator:
         log.info("escalation.silenced group_key=%s silences=%s", group_key, ",".join(silence_ids))
         await asyncio.to_thread(self._acks.ack_group, group_key, by, "silence", at)
 
+    async def bind_call(self, out_id: str, notification: Notification) -> None:
+        """A voice call is about to be placed for the message: its OutId is bound to the
+        message's episode first, so even a receipt whose call's CallId never came back finds it.
+
+        A call that cannot be remembered still pages (its key press is then only logged, and the
+        console acknowledges): reaching someone matters more than their key press.
+        """
+        if notification.episode_id is None:
+            return  # no episode to acknowledge: a digest, or a group that does not escalate
+        try:
+            await asyncio.to_thread(
+                self._acks.remember_call, out_id, notification.group_key, notification.episode_id
+            )
+        except Exception:
+            log.exception(
+                "voice.bind_failed group_key=%s out_id=%s", notification.group_key, out_id
+            )
+
     async def call_placed(
         self,
-        group_key: str,
+        notification: Notification,
         receiver: str,
         reference: str | None,
         at: datetime,
         redial: Redial | None = None,
     ) -> None:
-        """Remember a voice send's call ids (comma-joined in `reference`), so a key press
-        during a call acks this group and an unanswered call is redialled."""
+        """Remember a voice send's call ids (comma-joined in `reference`) with the episode its
+        message pages for, so a key press during a call acks that episode and an unanswered call
+        is redialled."""
+        group_key = notification.group_key
         call_ids = [call_id for call_id in (reference or "").split(",") if call_id]
-        for call_id in [out_id(group_key), *call_ids]:
-            await asyncio.to_thread(self._acks.remember_call, call_id, group_key, at)
+        if notification.episode_id is not None:
+            for call_id in call_ids:
+                await asyncio.to_thread(
+                    self._acks.remember_call, call_id, group_key, notification.episode_id, at
+                )
         attempt = 1 if redial is None else redial.attempt
         self._redials.placed(call_ids, group_key, receiver, attempt, at)
         if redial is not None:

@@ -47,8 +47,12 @@ def build(
     group_labels: Mapping[str, str],
     alerts: Sequence[AlertSummary],
     console_url: str | None,
+    *,
+    notification_id: str,
 ) -> Notification:
-    """A notification of these alerts; firing first, so a cut message keeps what matters."""
+    """A notification of these alerts; firing first, so a cut message keeps what matters.
+
+    `notification_id` names the send it is for (notification_log.notification_id)."""
     ordered = sorted(alerts, key=lambda a: (a.status != "firing", a.starts_at, a.fingerprint))
     return Notification(
         receiver=receiver,
@@ -60,4 +64,5 @@ def build(
         common_annotations=_common([a.annotations for a in ordered]),
         console_url=console_url,
         severity=_severity(ordered),
+        notification_id=notification_id,
     )

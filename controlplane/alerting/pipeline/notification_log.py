@@ -56,6 +56,16 @@ class LogEntry:
     channel: str | None
 
 
+def notification_id(*entries: LogEntry) -> str:
+    """The id of the message sent for these claims: the same in every process and replica.
+
+    Channels that deduplicate (the alert SMS' Idempotency-Key) rest on it, so a send retried
+    after its process died is known downstream as the one that may already have gone out.
+    """
+    keys = (f"{e.receiver}\x01{e.group_hash}\x01{e.state_hash}\x01{e.step}" for e in entries)
+    return digest("notification", *keys)[:32]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A group state about to be sent: what the log row records before the send."""

@@ -1,11 +1,12 @@
 """Escalation pages, their retries and their resolved messages, each claimed in the log.
 
 A page is logged under the group's page key (not its own key, so the group's dedup never sees
-it) for each receiver it reached. A page that reached nobody is paged again (see page_retry)
-while the group escalates; a later step of the chain paging the receiver logs a newer entry, so
-the retry it supersedes is never sent. When the group resolves, every receiver whose latest
-sent entry there is a page is owed one resolved message, if it asks for them (`send_resolved`);
-that message is claimed like any other send, so restarts and replicas send it once.
+it) for each receiver it reached. A page that reached nobody (it failed, or the process sending
+it died) is paged again (see page_retry) while the group escalates; a later step of the chain
+paging the receiver logs a newer entry, so the retry it supersedes is never sent. When the group
+resolves, every receiver whose latest sent entry there is a page is owed one resolved message, if
+it asks for them (`send_resolved`); that message is claimed like any other send, so restarts and
+replicas send it once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from controlplane.alerting.escalation import Episode
 from controlplane.alerting.pipeline.delivery import Delivery
 from controlplane.alerting.pipeline.groups import AggregationGroup, GroupedAlert
 from controlplane.alerting.pipeline.messages import build, summary
@@ -29,6 +31,7 @@ from controlplane.alerting.pipeline.notification_log import (
     LogEntry,
     NotificationLog,
     digest,
+    notification_id,
 )
 from controlplane.alerting.pipeline.outbox import HistoryEvent, notified_events
 from controlplane.alerting.pipeline.page_retry import (
@@ -43,8 +46,9 @@ from notifiers.base import AlertSummary, Notification
 
 log = logging.getLogger(__name__)
 
-# Sends a notification through a receiver's channels from the given one (the stage's _deliver).
-Deliver = Callable[[Receiver, Notification, int], Awaitable[Delivery]]
+# Sends a notification through a receiver's channels from the given one, for the escalation
+# episode given (if any; the stage's _deliver).
+Deliver = Callable[[Receiver, Notification, int, int | None], Awaitable[Delivery]]
 # How often the log is read for the failed pages of every escalating group (it is read at once
 # after this process pages, and again for a group before its retry is claimed): a page that
 # failed on another replica is found within this, without a scan of the log every tick.
@@ -172,9 +176,14 @@ class Pager:
         self._scanned_at: float | None = None  # monotonic; None: read at the next tick
 
     async def page(
-        self, group: AggregationGroup, receivers: Sequence[str], firing: Sequence[GroupedAlert]
+        self,
+        group: AggregationGroup,
+        receivers: Sequence[str],
+        firing: Sequence[GroupedAlert],
+        episode_id: int,
     ) -> int:
-        """Page each receiver with the group's firing alerts; returns the pages delivered."""
+        """Page each receiver with the group's firing alerts for the episode; returns the pages
+        delivered."""
         alerts = [summary(g, "firing") for g in firing]
         fingerprints = [g.alert.fingerprint for g in firing]
         sent = 0
@@ -187,39 +196,47 @@ class Pager:
                 self._pages.claim_page, name, group.key, fingerprints, self._clock.now()
             )
             if entry is not None:
-                sent += await self._send(receiver, entry, group, alerts)
+                sent += await self._send(receiver, entry, group, alerts, episode_id)
         return sent
 
     async def retry_failed(
-        self, escalating_since: Mapping[str, datetime], paging_of: Callable[[str], Paging | None]
+        self, paging: Mapping[str, Episode], paging_of: Callable[[str], Paging | None]
     ) -> int:
-        """Page again each receiver whose page of a group failed and whose wait is over;
-        returns the retries delivered.
+        """Page again each receiver whose page of a group reached nobody (failed, or abandoned
+        by a process that died) and whose wait is over; returns the retries delivered.
 
-        `escalating_since` holds the groups that may page now (escalating, not muted) with the
-        start of their episode; `paging_of` gives a group held here with the alerts a page names.
+        `paging` holds the groups that may page now (escalating, not muted) with their episode;
+        `paging_of` gives a group held here with the alerts a page names.
         """
-        if not escalating_since:
+        if not paging:
             return 0
+        escalating_since = {key: episode.started_at for key, episode in paging.items()}
         now = self._clock.now()
         sent = 0
         for page in await self._due_retries(escalating_since, now):
             receiver = self._receivers.get(page.failed.receiver)
-            paging = paging_of(page.group_key)
-            if receiver is None or paging is None or not paging.firing:
+            held = paging_of(page.group_key)
+            if receiver is None or held is None or not held.firing:
                 continue  # unknown receiver, or nothing to page now (muted alerts wait)
-            fingerprints = [g.alert.fingerprint for g in paging.firing]
+            fingerprints = [g.alert.fingerprint for g in held.firing]
             entry = await asyncio.to_thread(self._pages.claim_retry, page, fingerprints, now)
             if entry is None:
                 continue  # another replica, or this process before a restart, retried it
             log.info(
-                "escalation.page_retry group_key=%s receiver=%s retry=%d reason=page_failed",
+                "escalation.page_retry group_key=%s receiver=%s retry=%d reason=%s",
                 page.group_key,
                 receiver.name,
                 page.failures,
+                "page_abandoned" if page.abandoned else "page_failed",
             )
-            alerts = [summary(g, "firing") for g in paging.firing]
-            sent += await self._send(receiver, entry, paging.group, alerts, page.failures)
+            alerts = [summary(g, "firing") for g in held.firing]
+            episode_id = paging[page.group_key].id
+            # An abandoned page may have gone out before its process died: its retry is sent as
+            # that same message, so a channel that deduplicates (alert SMS) sends it once.
+            same_as = page.failed if page.abandoned else entry
+            sent += await self._send(
+                receiver, entry, held.group, alerts, episode_id, page.failures, same_as
+            )
         return sent
 
     async def _due_retries(
@@ -268,7 +285,7 @@ class Pager:
                 )
                 if entry is not None:
                     alerts = [summary(g, "resolved") for g in named]
-                    sent += await self._send(receiver, entry, group, alerts)
+                    sent += await self._send(receiver, entry, group, alerts, None)
         return sent
 
     async def _send(
@@ -277,12 +294,22 @@ class Pager:
         entry: LogEntry,
         group: AggregationGroup,
         alerts: Sequence[AlertSummary],
+        episode_id: int | None,
         retry: int | None = None,
+        same_as: LogEntry | None = None,
     ) -> int:
         """Deliver and record the log entry's outcome and a history line on each alert (a
-        retry's say which retry it is)."""
-        notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
-        delivery = await self._deliver(receiver, notification, 0)
+        retry's say which retry it is); the message is known as `same_as`'s (default: the
+        entry's own)."""
+        notification = build(
+            receiver.name,
+            group.key,
+            group.labels,
+            alerts,
+            self._console_url,
+            notification_id=notification_id(same_as or entry),
+        )
+        delivery = await self._deliver(receiver, notification, 0, episode_id)
         done_at = self._clock.now()
         status = SENT if delivery.delivered else FAILED
         retried: dict[str, Any] = {} if retry is None else {"retry": retry}

@@ -36,6 +36,7 @@ from controlplane.alerting.pipeline.notification_log import (
     LogEntry,
     NotificationLog,
     digest,
+    notification_id,
 )
 from controlplane.alerting.pipeline.outbox import (
     HistoryEvent,
@@ -87,7 +88,7 @@ class AlertingStage:
         inhibit_rules: Sequence[InhibitRule] = (),
         is_muted: Callable[[Route, datetime], bool] | None = None,
         escalator: Escalator | None = None,
-        ack_url: Callable[[str], str] | None = None,
+        ack_url: Callable[[str, int], str] | None = None,
         recipients: Recipients = tuple,
         sleep: Sleep = asyncio.sleep,
         replica: str = "local",
@@ -276,11 +277,11 @@ class AlertingStage:
             if not firing:
                 log.info("escalation.all_muted group_key=%s step=%d", step.group_key, step.index)
                 continue
-            sent += await self._pager.page(group, step.step.receivers, firing)
+            sent += await self._pager.page(group, step.step.receivers, firing, step.episode_id)
         # After the steps: a step that just paged a receiver logged a newer entry than its
         # failed page, so the retry it supersedes is not sent.
-        paging_since = self._escalator.paging_since()
-        return sent + await self._pager.retry_failed(paging_since, partial(self._paging, now))
+        paging = self._escalator.paging()
+        return sent + await self._pager.retry_failed(paging, partial(self._paging, now))
 
     def _pageable(self, now: datetime, group: AggregationGroup) -> list[GroupedAlert]:
         """The firing alerts a page names: not silenced or inhibited, as the group's messages."""
@@ -300,15 +301,22 @@ class AlertingStage:
         return muting_of(group, now, self._is_muted, self._silencer.muting)
 
     async def _deliver(
-        self, receiver: Receiver, notification: Notification, start: int
+        self,
+        receiver: Receiver,
+        notification: Notification,
+        start: int,
+        episode_id: int | None,
     ) -> Delivery:
-        """Through the receiver's channels from `start`, with an ack link while it fires.
+        """Through the receiver's channels from `start`; a message of an escalation episode
+        names it, and carries its ack link while it fires.
 
-        A digest gets none: it speaks for several groups, and an ack names one (each group's
-        own message, and the console, carry theirs)."""
-        is_digest = notification.group_key.startswith(DIGEST_PREFIX)
-        if self._ack_url is not None and notification.status == "firing" and not is_digest:
-            notification = replace(notification, ack_url=self._ack_url(notification.group_key))
+        A digest names none: it speaks for several groups, and an ack names one episode (each
+        group's own message, and the console, carry theirs)."""
+        if episode_id is not None:
+            notification = replace(notification, episode_id=episode_id)
+            if self._ack_url is not None and notification.status == "firing":
+                link = self._ack_url(notification.group_key, episode_id)
+                notification = replace(notification, ack_url=link)
         # A redial calls again only the callees who did not answer.
         redial = (
             self._escalator.redial_for(notification.group_key, receiver.name)
@@ -321,7 +329,7 @@ class AlertingStage:
         )
         if self._escalator is not None and delivery.channel == "voice":
             await self._escalator.call_placed(
-                notification.group_key, receiver.name, delivery.reference, self._clock.now(), redial
+                notification, receiver.name, delivery.reference, self._clock.now(), redial
             )
         return delivery
 
@@ -349,19 +357,32 @@ class AlertingStage:
         """Send one message for the claimed group states; what to write for it comes back."""
         alerts = [summary(g, "firing") for item, _ in claimed for g in item.firing]
         alerts += [summary(g, "resolved") for item, _ in claimed for g in item.resolved]
+        # The escalation episode each group's firing message speaks for, opened if new.
+        episodes = [
+            await self._escalator.open_episode(item.group, item.firing)
+            for item, _ in claimed
+            if self._escalator is not None
+        ]
         is_digest = len(claimed) > 1
         if is_digest:
             keys = [item.group.key for item, _ in claimed]
-            notification = build(
-                receiver.name, f"{DIGEST_PREFIX}{digest(*keys)[:16]}", {}, alerts, self._console_url
-            )
+            group_key, group_labels = f"{DIGEST_PREFIX}{digest(*keys)[:16]}", {}
         else:
-            group = claimed[0][0].group
-            notification = build(receiver.name, group.key, group.labels, alerts, self._console_url)
+            group_key, group_labels = claimed[0][0].group.key, claimed[0][0].group.labels
+        sent_as = notification_id(*(entry for _, entry in claimed))
+        notification = build(
+            receiver.name,
+            group_key,
+            group_labels,
+            alerts,
+            self._console_url,
+            notification_id=sent_as,
+        )
+        episode_id = None if is_digest or not episodes else episodes[0]
         # A bounded number in flight: hundreds of groups flushing at once would otherwise queue
         # inside the HTTP client's pool, whose wait is quadratic in the queue (and times out).
         async with self._in_flight:
-            delivery = await self._deliver(receiver, notification, start)
+            delivery = await self._deliver(receiver, notification, start, episode_id)
         status = SENT if delivery.delivered else FAILED
         detail = {
             "digest_of": len(claimed),
@@ -371,12 +392,10 @@ class AlertingStage:
             ],
         }
         done_at = self._clock.now()
-        for item, _ in claimed:
-            if delivery.delivered:
+        if delivery.delivered:
+            for item, _ in claimed:
                 for grouped in item.resolved:
                     item.group.alerts.pop(grouped.alert.fingerprint, None)
-                if self._escalator is not None:
-                    await self._escalator.notified(item.group, item.firing)
         return SendOutcome(
             delivery.delivered,
             [Finished(entry, status, delivery.channel, done_at, detail) for _, entry in claimed],
