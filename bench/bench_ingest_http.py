@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from bench.table import Row, median_row
-from controlplane.bus import JetStreamBus
+from smsplatform.bus import JetStreamBus
 
 TOKEN = "bench-ingest-token-0123456789"
 BATCH = 5000
@@ -60,7 +60,7 @@ def _start(port: int, env: dict[str, str], workdir: str) -> subprocess.Popen[byt
         "SMSCTL_INGEST__PERSIST_ENABLED": "false",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "controlplane.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "smsctl.cli", "run", "--port", str(port)],
         env=full_env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,

@@ -20,8 +20,8 @@ from typing import Any
 import pymysql
 
 from bench.table import Row, median_row
-from controlplane.contracts import Receipt
-from controlplane.storage import Database, ReceiptRepository
+from sendtier.storage import SENDTIER_HISTORY, Database, ReceiptRepository
+from smsplatform.contracts import Receipt
 
 BATCH_ROWS = 1_000
 REPETITIONS = 5
@@ -60,7 +60,7 @@ def run(url: str, rows: int) -> dict[str, Any]:
     """
     database = Database(url)
     try:
-        database.upgrade()
+        database.upgrade(SENDTIER_HISTORY)
         repository = ReceiptRepository(database)
         repository.add_batch(make_receipts(BATCH_ROWS, "warmup"))  # Pool, caches, first pages.
         rates: list[float] = []

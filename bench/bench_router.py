@@ -1,7 +1,7 @@
 """Alert router throughput, side by side with Alertmanager 0.25 on the same machine.
 
 One run starts Debian's Alertmanager (single node, clustering off, storage in a temp dir) and
-the smsctl control plane (`python -m controlplane.cli run`, its alerting stage on a fresh MariaDB
+the smsctl control plane (`python -m smsctl.cli run`, its alerting stage on a fresh MariaDB
 database), both routing `group_by: [group]`, `group_wait: 1s` to one local webhook receiver each.
 Each repetition posts the same 10,000 alerts in 500 groups to each router in turn, through its
 alert API (POST /api/v2/alerts, batches of 64 as Prometheus sends them, 4 in flight), and
@@ -188,7 +188,7 @@ def smsctl(workdir: Path, sink: WebhookSink, database_url: str) -> Iterator[Rout
         "SMSCTL_INGEST__PERSIST_ENABLED": "false",
         "SMSCTL_ALERTING__CONFIG": str(config),
     }
-    command = [sys.executable, "-m", "controlplane.cli", "run", "--port", str(port)]
+    command = [sys.executable, "-m", "smsctl.cli", "run", "--port", str(port)]
     started = subprocess.Popen(command, env=env, cwd=workdir, stdout=subprocess.DEVNULL)
     with _stopped_at_exit(started) as process:
         _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "smsctl")

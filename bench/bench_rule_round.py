@@ -34,7 +34,6 @@ from bench.bench_windows import (
     make_events,
 )
 from bench.table import Row, median_row
-from controlplane.clock import ManualClock
 from controlplane.engine import WindowStore
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.loader import load_rules_text
@@ -42,6 +41,7 @@ from controlplane.engine.rules.model import RuleSet
 from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.sink import AlertNotice
+from smsplatform.clock import ManualClock
 
 MEASURED_SECONDS = 5
 REPETITIONS = 3

@@ -2,7 +2,7 @@
 
 One process per service, started with the CLI (`python -m sendtier api|dispatch|...`), on NATS
 JetStream and a fresh MariaDB database; the four demo supplier simulators run in a process of
-their own. The load generator (sendtier.load) runs here, open loop, at the target rate with
+their own. The load generator (testbench.load) runs here, open loop, at the target rate with
 batches. Each run measures the API's accepted msg/s and p99 latency while the load lasts, and
 the rate at which the messages then end up stored with their receipt; a last run at a rate the
 machine sustains shows the API's latency when it is not overloaded. CPU time per process
@@ -34,8 +34,8 @@ from bench.sendtier_processes import (
     supplier_calls,
 )
 from bench.table import Row, median_row
-from controlplane.bus import JetStreamBus
-from sendtier.load import run_load
+from smsplatform.bus import JetStreamBus
+from testbench.load import run_load
 
 TARGET_RATE = 5_000.0  # messages/s, the target
 TARGET_P99_MS = 50.0

@@ -32,9 +32,9 @@ from typing import Any
 import msgspec
 
 from bench.table import Row, median_row
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt, SubmitResult, SupplierLog
 from controlplane.engine import CelExpression, WindowProgram, WindowSpec, WindowStore
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt, SubmitResult, SupplierLog
 
 EVENTS_PER_SECOND = 100_000
 BATCH = 1_000

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 import yaml
 
-from controlplane.demo import DemoTargets, degraded_plan, run_scenario_a
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
-from sendtier.demo import WEIGHTS, DemoPorts
+from testbench.demo.platform import WEIGHTS, DemoPorts
+from testbench.demo.scenario import DemoTargets, degraded_plan, run_scenario_a
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 TOKEN = "bench-cutover-admin-token-0123456789"
 SUPPLIER, CARRIER = "aliyun", "cmcc"
@@ -171,7 +171,7 @@ async def _running_system(workdir: Path, cutover: bool) -> AsyncIterator[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = _smsctl_config(workdir, port, cutover)
-    command = [sys.executable, "-m", "controlplane.cli", "--config", str(config), "run", "--all"]
+    command = [sys.executable, "-m", "smsctl.cli", "--config", str(config), "run", "--all"]
     command += ["--port", str(port), "--load-rate", f"{LOAD_RATE:.0f}"]
     with _process(command, workdir / "smsctl.log") as system:
         url = f"http://127.0.0.1:{port}"

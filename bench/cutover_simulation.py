@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from controlplane.actions.cutover_settings import HealthSettings
 from controlplane.actions.health import HealthModel
 from controlplane.actions.sequential import LikelihoodSteps, wald_lower, wald_upper
-from controlplane.contracts import Receipt, ReceiptStatus, SubmitResult
+from smsplatform.contracts import Receipt, ReceiptStatus, SubmitResult
 
 SUPPLIERS = ("aliyun", "tencent", "twilio", "cmpp")
 FAULTY = "aliyun"

@@ -20,8 +20,8 @@ import httpx
 import pymysql
 import yaml
 
-from controlplane.settings import BusSettings, DatabaseSettings
-from sendtier.demo import DemoPlatform, DemoPorts, demo_platform
+from smsplatform.config.settings import BusSettings, DatabaseSettings
+from testbench.demo.platform import DemoPlatform, DemoPorts, demo_platform
 
 NATS_URL = "nats://127.0.0.1:4222"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -141,7 +141,16 @@ def send_tier_processes(database: str, stream: str) -> Iterator[SendTierProcesse
                 extra = ["--plan", str(plan)] if name == "simulators" else []
                 with (workdir / f"{name}.log").open("wb") as log:
                     processes[name] = subprocess.Popen(
-                        [sys.executable, "-m", "sendtier", name, "--config", str(config), *extra],
+                        [
+                            sys.executable,
+                            "-m",
+                            "smsctl.cli",
+                            "sendtier",
+                            name,
+                            "--config",
+                            str(config),
+                            *extra,
+                        ],
                         stdout=log,
                         stderr=subprocess.STDOUT,
                     )

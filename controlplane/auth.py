@@ -2,53 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controlplane.settings import ADMIN_TOKEN_ENV, AuthSettings, Scope
+from smsplatform.http.tokens import TokenRegistry
 
 # admin may do everything; the other scopes grant only themselves.
 ALL_SCOPES: frozenset[Scope] = frozenset({"ingest", "operator", "admin"})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The holder of a valid token."""
-
-    name: str
-    scopes: frozenset[Scope]
-
-    def may(self, scope: Scope) -> bool:
-        return scope in self.scopes or "admin" in self.scopes
-
-
-@dataclass(frozen=True)
-class _Token:
-    secret: bytes
-    principal: Principal
-
-
-class TokenRegistry:
-    """Checks presented bearer tokens against the configured ones in constant time."""
-
-    def __init__(self, tokens: list[tuple[str, str, frozenset[Scope]]]) -> None:
-        self._tokens = [
-            _Token(secret.encode(), Principal(name, scopes)) for name, secret, scopes in tokens
-        ]
-
-    def authenticate(self, presented: str) -> Principal | None:
-        """The principal whose token this is, or None. Compares against every token, always."""
-        candidate = presented.encode()
-        found: Principal | None = None
-        for token in self._tokens:
-            if hmac.compare_digest(candidate, token.secret):
-                found = token.principal
-        return found
-
-    def __len__(self) -> int:
-        return len(self._tokens)
 
 
 @dataclass(frozen=True)

@@ -16,28 +16,29 @@ from controlplane.actions.degradation_readings import persist_figures
 from controlplane.actions.rule_resume import resume_rule_actions
 from controlplane.alerting.wiring import Alerting, build_alerting
 from controlplane.auth import TokenSetup, build_tokens
-from controlplane.bus import Bus, make_bus
-from controlplane.bus.consumer_metrics import ConsumerCollector
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock, system_clock
-from controlplane.contracts import EVENT_KINDS
 from controlplane.engine.promql import RuleEvaluationMetrics
 from controlplane.engine.runtime.engine import RuleEngine
 from controlplane.engine.runtime.recorded import RecordedSeriesCollector
 from controlplane.engine.runtime.sink import ActingAlertSink, AlertSink, LoggingAlertSink
 from controlplane.engine.runtime.window_metrics import WindowStatsCollector
-from controlplane.ingest.persister import EventPersister, PersistTarget
 from controlplane.ingest.publisher import EventPublisher
 from controlplane.metrics import ControlPlaneMetrics
 from controlplane.settings import Settings
 from controlplane.storage import (
+    CONTROL_PLANE_HISTORY,
     AlertRepository,
     Database,
     ProbeResultRepository,
-    ReceiptRepository,
-    SubmitResultRepository,
+    ReceiptArchive,
+    SubmitResultArchive,
     SupplierLogRepository,
 )
+from smsplatform.bus import Bus, make_bus
+from smsplatform.bus.consumer_metrics import ConsumerCollector
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.bus.persister import EventPersister, PersistTarget
+from smsplatform.clock import Clock, system_clock
+from smsplatform.contracts import EVENT_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ class ControlPlane:
         )
         self.publisher = EventPublisher(self.bus, settings.ingest.bus_chunk_events)
         writers: dict[str, Callable[[Sequence[Any]], None]] = {
-            "receipts": ReceiptRepository(self.database).add_batch,
-            "submits": SubmitResultRepository(self.database).add_batch,
+            "receipts": ReceiptArchive(self.database).add_batch,
+            "submits": SubmitResultArchive(self.database).add_batch,
             "logs": SupplierLogRepository(self.database).add_batch,
             "probes": ProbeResultRepository(self.database).add_batch,
         }
@@ -153,7 +154,7 @@ class ControlPlane:
             self.database.engine.url.render_as_string(hide_password=True),
             self.settings.bus.backend,
         )
-        await asyncio.to_thread(self.database.upgrade)
+        await asyncio.to_thread(self.database.upgrade, CONTROL_PLANE_HISTORY)
         if self._owns_bus:
             await self.bus.start()
         if self.settings.ingest.persist_enabled:

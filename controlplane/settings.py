@@ -12,7 +12,6 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -21,9 +20,11 @@ from pydantic import (
 )
 
 from controlplane.actions.cutover_settings import CutoverSettings
-from controlplane.bus.liveness import STUCK_AFTER_S
-from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml
+from smsplatform.config.settings import BusSettings, DatabaseSettings, StrictSettings
+from smsplatform.config.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml
 
+# The settings file a command reads when --config names none (and it exists).
+DEFAULT_CONFIG = Path("smsctl.yaml")
 ENV_PREFIX = "SMSCTL_"
 # Not a settings path: an extra admin token given by the environment (see auth).
 ADMIN_TOKEN_ENV = "SMSCTL_ADMIN_TOKEN"
@@ -32,11 +33,7 @@ Scope = Literal["ingest", "operator", "admin"]
 MIN_SECRET_CHARS = 16
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Strict):
+class ServerSettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     # The console's login cookie is Secure: browsers send it over HTTPS only, whether TLS ends
@@ -45,21 +42,7 @@ class ServerSettings(_Strict):
     secure_cookie: bool = True
 
 
-class DatabaseSettings(_Strict):
-    url: str = "sqlite:///var/smsctl.db"
-
-
-class BusSettings(_Strict):
-    backend: Literal["memory", "jetstream"] = "memory"
-    url: str = "nats://127.0.0.1:4222"
-    stream: str = Field("SMSCTL", pattern=r"^[A-Za-z0-9_-]+$")
-    namespace: str = Field("smsctl", pattern=r"^[A-Za-z0-9_-]+$")
-    ack_wait_s: float = Field(30.0, gt=0)
-    # A consumer that completes no fetch for this long is `stuck` on /healthz (503).
-    consumer_stuck_after_s: float = Field(STUCK_AFTER_S, gt=0)
-
-
-class IngestSettings(_Strict):
+class IngestSettings(StrictSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     max_events: int = Field(200_000, gt=0)
     # Events per bus message: keeps each payload well under NATS' 1 MB default max_payload.
@@ -69,14 +52,14 @@ class IngestSettings(_Strict):
     persist_enabled: bool = True
 
 
-class PrometheusSettings(_Strict):
+class PrometheusSettings(StrictSettings):
     """The Prometheus that PromQL rules query."""
 
     url: str = "http://127.0.0.1:9090"
     query_timeout_s: float = Field(10.0, gt=0)
 
 
-class RulesSettings(_Strict):
+class RulesSettings(StrictSettings):
     """Where rule files live and how the engine evaluates them."""
 
     # Files or folders of rule YAML (`make run` uses rules/); none by default.
@@ -90,7 +73,7 @@ class RulesSettings(_Strict):
     external_url: str = "http://127.0.0.1:8080"
 
 
-class AlertingSettings(_Strict):
+class AlertingSettings(StrictSettings):
     """Where alerts go: the routing configuration, and how acknowledgement links are signed."""
 
     # An alerting.yaml (Alertmanager-shaped); none: firing and resolved alerts are only logged.
@@ -137,7 +120,7 @@ class AlertingSettings(_Strict):
         return self
 
 
-class TokenSettings(_Strict):
+class TokenSettings(StrictSettings):
     name: str = Field(min_length=1)
     token: SecretStr
     scopes: list[Scope] = Field(min_length=1)
@@ -150,7 +133,7 @@ class TokenSettings(_Strict):
         return token
 
 
-class AuthSettings(_Strict):
+class AuthSettings(StrictSettings):
     tokens: list[TokenSettings] = []
 
 
@@ -159,7 +142,7 @@ DegradedLevel = Literal["sample", "shed_marketing", "shed_notification"]
 DEGRADED_LEVELS: tuple[DegradedLevel, ...] = get_args(DegradedLevel)
 
 
-class LevelThresholds(_Strict):
+class LevelThresholds(StrictSettings):
     """Enter a level when the reading reaches `enter`; leave it once it is below `exit`."""
 
     enter: float = Field(ge=0)
@@ -172,7 +155,7 @@ class LevelThresholds(_Strict):
         return self
 
 
-class DegradationTrigger(_Strict):
+class DegradationTrigger(StrictSettings):
     """One reading that degrades: thresholds per level, and optionally a PromQL query for it."""
 
     levels: dict[DegradedLevel, LevelThresholds] = Field(min_length=1)
@@ -195,13 +178,13 @@ class BusLagTrigger(DegradationTrigger):
     durable: str = "sendtier-persist-receipts"
 
 
-class DegradationTriggers(_Strict):
+class DegradationTriggers(StrictSettings):
     ingest_rate: DegradationTrigger | None = None  # receipts per second on sms.receipts
     bus_lag: BusLagTrigger | None = None  # messages not yet acknowledged
     persist_latency: DegradationTrigger | None = None  # seconds per stored batch
 
 
-class DegradationSchedule(_Strict):
+class DegradationSchedule(StrictSettings):
     """A known peak: degrade to `level` for `duration_s` from each time `cron` names."""
 
     name: str = Field(min_length=1, max_length=128)
@@ -231,7 +214,7 @@ class DegradationSchedule(_Strict):
         return zone
 
 
-class DegradationSettings(_Strict):
+class DegradationSettings(StrictSettings):
     """Status-report degradation: triggers with hysteresis, schedules, and the sample taken."""
 
     enabled: bool = True
@@ -245,7 +228,7 @@ class DegradationSettings(_Strict):
     schedules: list[DegradationSchedule] = []
 
 
-class Settings(_Strict):
+class Settings(StrictSettings):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     bus: BusSettings = BusSettings()
@@ -257,6 +240,13 @@ class Settings(_Strict):
     degradation: DegradationSettings = DegradationSettings()
     cutover: CutoverSettings = CutoverSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def settings_path(given: Path | None) -> Path | None:
+    """The settings file to read: the one given, else ./smsctl.yaml when present, else none."""
+    if given is None and DEFAULT_CONFIG.exists():
+        return DEFAULT_CONFIG
+    return given
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from controlplane.clock import Clock, system_clock
+from smsplatform.clock import Clock, system_clock
 
 # What DingTalk and WeCom group robots allow (WIRE.md §1, §2): going over blocks the robot.
 ROBOT_LIMIT = 20

@@ -14,11 +14,11 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from controlplane.clock import Clock, system_clock
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.cut import fit
 from notifiers.templates import Templates, default_templates
 from notifiers.transport import json_object, new_client, request
+from smsplatform.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 

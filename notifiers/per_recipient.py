@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from controlplane.clock import Clock, system_clock
 from notifiers.base import Notification, Notifier, NotifyResult, Outcome
 from notifiers.budget import SlidingWindowBudget
+from smsplatform.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 

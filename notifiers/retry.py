@@ -6,8 +6,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from controlplane.clock import Clock
 from notifiers.base import Notification, Notifier, NotifyResult, Outcome
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from notifiers.cut import cut_utf8
 from notifiers.sms_direct import DirectSms, Recipient
 from notifiers.templates import Templates, default_templates
 from notifiers.transport import json_object, new_client, retry_after_s
-from sendtier.carriers import carrier_of
+from suppliers.carriers import carrier_of
 
 log = logging.getLogger(__name__)
 

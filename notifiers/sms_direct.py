@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from notifiers.base import NotifyResult, Outcome
-from sendtier.api.templates import Template
-from sendtier.suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
+from suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
+from suppliers.templates import Template
 
 log = logging.getLogger(__name__)
 

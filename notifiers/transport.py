@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import orjson
 
-from controlplane.httpwire import LeanTransport
 from notifiers.base import NotifyResult, Outcome
+from smsplatform.http.wire import LeanTransport
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Final
 import httpx
 import orjson
 
-from controlplane.clock import Clock, system_clock
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.templates import Templates, default_templates
 from notifiers.transport import json_object, new_client, request
-from sendtier.suppliers.signing import aliyun_rpc_signature, aliyun_timestamp
+from smsplatform.clock import Clock, system_clock
+from suppliers.signing import aliyun_rpc_signature, aliyun_timestamp
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import httpx
 import msgspec
 
 from notifiers.base import AlertSummary, Notification, NotifyResult, Outcome
-from notifiers.redact import safe_url
 from notifiers.transport import new_client, retry_after_s, send_request
+from smsplatform.redact import safe_url
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from controlplane.clock import Clock, system_clock
 from notifiers.base import Notification, NotifyResult
 from notifiers.cut import fit
 from notifiers.templates import Templates, default_templates
 from notifiers.transport import json_object, new_client, request
 from notifiers.wecom import answer_result, classify
+from smsplatform.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 

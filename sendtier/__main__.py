@@ -1,19 +1,18 @@
-"""`python -m sendtier ...`: the commands of `smsctl sendtier ...`, without the control plane."""
+"""`python -m sendtier api|dispatch|persist|receipts`: one service, without the control plane."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from controlplane.yamlsource import ConfigError
-from sendtier.cli import add_sendtier_commands
+from sendtier.cli import add_service_commands
+from smsplatform.config.yamlsource import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m", description=__doc__)
-    add_sendtier_commands(parser.add_subparsers(dest="command", required=True))
-    # `python -m sendtier api ...` reads as `smsctl sendtier api ...`: one parser for both.
-    args = parser.parse_args(["sendtier", *(sys.argv[1:] if argv is None else argv)])
+    parser = argparse.ArgumentParser(prog="python -m sendtier", description=__doc__)
+    add_service_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         code: int = args.handler(args)
     except ConfigError as exc:

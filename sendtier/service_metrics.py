@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from controlplane.bus import Bus
+from smsplatform.bus import Bus
 
 log = logging.getLogger(__name__)
 

@@ -7,80 +7,23 @@ convention; the send tier reads `sendtier.yaml` and SENDTIER_* the same way).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
-from controlplane.contracts import MessageClass
-from controlplane.settings import BusSettings, DatabaseSettings
-from controlplane.yamlsource import ConfigError, load_yaml
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from smsplatform.config.settings import BusSettings, DatabaseSettings, StrictSettings
+from smsplatform.config.yamlsource import ConfigError, load_yaml
+from smsplatform.contracts import MessageClass
+from suppliers.settings import SupplierSettings, TemplateSettings
 
 
-# --- supplier accounts, one shape per dialect (SUPPLIERS.md §1-4) --------------------------------
-class AliyunAccount(_Strict):
-    dialect: Literal["aliyun"] = "aliyun"
-    access_key_id: str
-    access_key_secret: SecretStr
-    region: str = "cn-hangzhou"
-
-
-class TencentAccount(_Strict):
-    dialect: Literal["tencent"] = "tencent"
-    secret_id: str
-    secret_key: SecretStr
-    sdk_app_id: str
-    region: str = "ap-guangzhou"
-
-
-class TwilioAccount(_Strict):
-    dialect: Literal["twilio"] = "twilio"
-    account_sid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
-    auth_token: SecretStr
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-
-
-class CmppAccount(_Strict):
-    dialect: Literal["cmpp"] = "cmpp"
-    account: str
-    secret: SecretStr
-
-
-SupplierAccount = Annotated[
-    AliyunAccount | TencentAccount | TwilioAccount | CmppAccount, Field(discriminator="dialect")
-]
-
-
-class SupplierSettings(_Strict):
-    """One supplier account the dispatcher may send through."""
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    account: SupplierAccount
-    base_url: str  # where submits go (the real API, or a simulator here)
-    timeout_s: float = Field(5.0, gt=0)
-    max_concurrency: int = Field(64, ge=1)
-    tps: float = Field(1000.0, gt=0)
-    # Our template id → this supplier's approved template code.
-    templates: dict[str, str] = {}
-    # Shared secret in the callback URL for dialects whose pushes carry no signature (C).
-    callback_token: SecretStr | None = None
-    # Where the supplier pushes receipts from (addresses or CIDR networks); pushes from anywhere
-    # else are refused. Empty: from anywhere. Alibaba and Tencent need this or callback_token.
-    callback_allowed_ips: list[IPvAnyNetwork] = []
-
-
-# --- tenants and templates ------------------------------------------------------------------------
-class OtpLimits(_Strict):
+class OtpLimits(StrictSettings):
     per_minute: int = Field(1, ge=1)
     per_hour: int = Field(5, ge=1)
     per_day: int = Field(10, ge=1)
 
 
-class TenantSettings(_Strict):
+class TenantSettings(StrictSettings):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     token: SecretStr
     signatures: list[str] = Field(min_length=1)  # approved signature names, without 【】
@@ -89,15 +32,8 @@ class TenantSettings(_Strict):
     notification_per_number_per_day: int = Field(50, ge=1)
 
 
-class TemplateSettings(_Strict):
-    id: str
-    message_class: MessageClass
-    text: str  # with {name} placeholders, e.g. "您的验证码是{code}，5分钟内有效。"
-    tenants: list[str] = []  # empty: every tenant may use it
-
-
 # --- services -----------------------------------------------------------------------------------
-class ApiSettings(_Strict):
+class ApiSettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(8081, ge=1, le=65535)
     max_batch: int = Field(1000, ge=1)
@@ -107,13 +43,13 @@ class ApiSettings(_Strict):
     max_content_chars: int = Field(500, ge=1)
 
 
-class RouteSettings(_Strict):
+class RouteSettings(StrictSettings):
     carrier: str
     message_class: MessageClass
     suppliers: dict[str, float]  # supplier name → weight
 
 
-class DispatchSettings(_Strict):
+class DispatchSettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(8082, ge=1, le=65535)
     # Used until the control plane publishes a routing table (and kept if it is down).
@@ -125,7 +61,7 @@ class DispatchSettings(_Strict):
     max_in_flight: int = Field(512, ge=1)
 
 
-class ReceiptGatewaySettings(_Strict):
+class ReceiptGatewaySettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(8083, ge=1, le=65535)
     # The gateway's address as suppliers see it, for dialects that take a callback URL per submit.
@@ -150,7 +86,7 @@ class ReceiptGatewaySettings(_Strict):
     )
 
 
-class PersistSettings(_Strict):
+class PersistSettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(8084, ge=1, le=65535)
     batch_events: int = Field(2000, ge=1)
@@ -160,7 +96,7 @@ class PersistSettings(_Strict):
     )
 
 
-class SendTierSettings(_Strict):
+class SendTierSettings(StrictSettings):
     database: DatabaseSettings = DatabaseSettings()
     bus: BusSettings = BusSettings()
     api: ApiSettings = ApiSettings()

@@ -16,10 +16,6 @@ from typing import Literal
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from controlplane.bus import Bus, make_bus
-from controlplane.clock import Clock, system_clock
-from controlplane.storage import Database
-from controlplane.web.serving import Served, ServerGroup
 from sendtier.api.app import create_api_app
 from sendtier.dispatch.app import create_dispatch_app
 from sendtier.dispatch.dispatcher import Dispatcher
@@ -27,8 +23,12 @@ from sendtier.persist.app import create_persist_app
 from sendtier.persist.service import PersistService
 from sendtier.receipts.app import create_receipt_gateway_app
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.base import SupplierAdapter
-from sendtier.suppliers.registry import make_adapter, make_callback_reader
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import Bus, make_bus
+from smsplatform.clock import Clock, system_clock
+from smsplatform.http.serving import Served, ServerGroup
+from suppliers.base import SupplierAdapter
+from suppliers.registry import make_adapter, make_callback_reader
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ async def running_services(
     try:
         if owned_bus:
             await the_bus.start()
-        await asyncio.to_thread(database.upgrade)
+        await asyncio.to_thread(database.upgrade, SENDTIER_HISTORY)
         apps = {
             name: build_service_app(name, settings, the_bus, database, clock) for name in ordered
         }

@@ -34,7 +34,7 @@ from controlplane.actions.route_edits import (
     serving,
     with_entry,
 )
-from controlplane.contracts import MessageClass, Route, RoutingTable
+from smsplatform.contracts import MessageClass, Route, RoutingTable
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from controlplane.actions.cutover_service import CutoverService
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 
 class CutoverCollector(Collector):

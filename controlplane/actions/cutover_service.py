@@ -28,11 +28,15 @@ from controlplane.actions.route_commands import RouteCommand, apply_command
 from controlplane.actions.route_edits import HomeWeights, replace_routes
 from controlplane.actions.routing_keeper import RoutingKeeper
 from controlplane.actions.routing_store import RoutingStore
-from controlplane.bus import RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
-from controlplane.contracts import (
+from controlplane.engine.rules.model import RuleAction
+from controlplane.engine.rules.templates import RuleTemplate, TemplateContext
+from controlplane.engine.runtime.sink import AlertNotice, AlertSink
+from controlplane.storage import Database
+from smsplatform.bus import RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from smsplatform.contracts import (
     MessageClass,
     Receipt,
     RoutingTable,
@@ -40,10 +44,6 @@ from controlplane.contracts import (
     SupplierLog,
     decode_batch,
 )
-from controlplane.engine.rules.model import RuleAction
-from controlplane.engine.rules.templates import RuleTemplate, TemplateContext
-from controlplane.engine.runtime.sink import AlertNotice, AlertSink
-from controlplane.storage import Database
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from controlplane.contracts import MessageClass
+from smsplatform.contracts import MessageClass
 
 
 class _Strict(BaseModel):

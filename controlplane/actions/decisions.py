@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from controlplane.actions.sequential import Mark
-from controlplane.contracts import MessageClass, Route
+from smsplatform.contracts import MessageClass, Route
 
 Action = Literal["cutover", "canary", "promote", "restore", "eject_canary"]
 

@@ -39,15 +39,15 @@ from controlplane.actions.degradation_readings import (
     read_all,
 )
 from controlplane.actions.degradation_store import DegradationVersion, DegradationVersionRepository
-from controlplane.bus import DEGRADATION, Bus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
-from controlplane.contracts import DegradationLevel, DegradationPolicy
 from controlplane.engine.rules.model import RuleAction
 from controlplane.engine.rules.templates import RuleTemplate, TemplateContext
 from controlplane.engine.runtime.sink import AlertNotice, AlertSink
 from controlplane.settings import DegradationSettings, PrometheusSettings
 from controlplane.storage import Database
+from smsplatform.bus import DEGRADATION, Bus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from smsplatform.contracts import DegradationLevel, DegradationPolicy
 
 log = logging.getLogger(__name__)
 

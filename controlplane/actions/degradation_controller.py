@@ -20,8 +20,8 @@ from controlplane.actions.degradation_levels import (
     configured_triggers,
 )
 from controlplane.actions.degradation_schedule import PeakCalendar, ScheduledPeak
-from controlplane.contracts import DegradationLevel, DegradationPolicy
 from controlplane.settings import DegradationSettings
+from smsplatform.contracts import DegradationLevel, DegradationPolicy
 
 AUTOMATIC = "auto"
 SCHEDULE_PREFIX = "schedule:"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from controlplane.contracts import DegradationLevel
 from controlplane.settings import (
     DEGRADED_LEVELS,
     DegradationTrigger,
@@ -22,6 +21,7 @@ from controlplane.settings import (
     DegradedLevel,
     LevelThresholds,
 )
+from smsplatform.contracts import DegradationLevel
 
 log = logging.getLogger(__name__)
 

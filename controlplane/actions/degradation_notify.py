@@ -15,8 +15,8 @@ from typing import Any, Final
 
 from controlplane.actions.degradation_levels import number_text
 from controlplane.actions.degradation_store import DegradationVersion
-from controlplane.contracts import DegradationLevel
 from controlplane.engine.runtime.sink import AlertNotice, AlertSink, action_notice
+from smsplatform.contracts import DegradationLevel
 
 log = logging.getLogger(__name__)
 

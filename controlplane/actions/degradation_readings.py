@@ -25,13 +25,13 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from controlplane.actions.degradation_levels import configured_triggers
-from controlplane.bus import RECEIPTS, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
 from controlplane.engine.promql import PrometheusClient, PromQLError
 from controlplane.settings import BusLagTrigger, DegradationTriggers, PrometheusSettings
-from controlplane.yamlsource import ConfigError, ConfigProblem
+from smsplatform.bus import RECEIPTS, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from smsplatform.config.yamlsource import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 

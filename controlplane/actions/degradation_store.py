@@ -14,8 +14,8 @@ import orjson
 from sqlalchemy import RowMapping, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from controlplane.contracts import DegradationLevel, DegradationPolicy
 from controlplane.storage import Database, DegradationVersionRow
+from smsplatform.contracts import DegradationLevel, DegradationPolicy
 
 VERSIONS: Table = DegradationVersionRow.__table__  # type: ignore[assignment]
 

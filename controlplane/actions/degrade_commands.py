@@ -11,9 +11,9 @@ from typing import Any, get_args
 import httpx
 
 from controlplane.actions.degradation_notify import readings_text
-from controlplane.actions.route_cli import RouteApiError, call_routing_api
-from controlplane.contracts import DegradationLevel
+from controlplane.api_client import ApiRefused, add_api_options, call_api
 from controlplane.engine.rules.durations import DurationError, parse_duration
+from smsplatform.contracts import DegradationLevel
 
 MANUAL_PATH = "/v1/degradation/manual"
 
@@ -66,7 +66,7 @@ def format_state(state: Mapping[str, Any]) -> str:
 def _run(command: str, produce: Callable[[], str]) -> int:
     try:
         print(produce())
-    except (RouteApiError, httpx.HTTPError, ValueError) as exc:
+    except (ApiRefused, httpx.HTTPError, ValueError) as exc:
         print(f"smsctl degrade {command}: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -74,7 +74,7 @@ def _run(command: str, produce: Callable[[], str]) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     path = f"/v1/degradation?history={args.history}"
-    return _run("show", lambda: format_state(call_routing_api(args.url, args.token, "GET", path)))
+    return _run("show", lambda: format_state(call_api(args.url, args.token, "GET", path)))
 
 
 def _set(args: argparse.Namespace) -> int:
@@ -86,7 +86,7 @@ def _set(args: argparse.Namespace) -> int:
         }
         if args.ratio is not None:
             body["sample_ratio"] = args.ratio
-        return format_state(call_routing_api(args.url, args.token, "PUT", MANUAL_PATH, body))
+        return format_state(call_api(args.url, args.token, "PUT", MANUAL_PATH, body))
 
     return _run("set", request)
 
@@ -94,12 +94,11 @@ def _set(args: argparse.Namespace) -> int:
 def _clear(args: argparse.Namespace) -> int:
     return _run(
         "clear",
-        lambda: format_state(call_routing_api(args.url, args.token, "DELETE", MANUAL_PATH)),
+        lambda: format_state(call_api(args.url, args.token, "DELETE", MANUAL_PATH)),
     )
 
 
 def add_degrade_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from controlplane.alerting.commands import add_api_options
 
     degrade = commands.add_parser(
         "degrade", help="status-report degradation: show it, set a level, clear it"

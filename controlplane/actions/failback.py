@@ -28,7 +28,7 @@ from controlplane.actions.findings import CanaryReading
 from controlplane.actions.health import HealthModel
 from controlplane.actions.route_edits import ANY_CARRIER, HomeWeights, with_entry
 from controlplane.actions.sequential import Mark
-from controlplane.contracts import Route, RouteEntry
+from smsplatform.contracts import Route, RouteEntry
 
 EjectionKey = tuple[str, str, str]  # (carrier, message class, supplier)
 

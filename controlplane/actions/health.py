@@ -35,7 +35,7 @@ from controlplane.actions.sequential import (
     wald_lower,
     wald_upper,
 )
-from controlplane.contracts import Receipt, SubmitResult, SupplierLog
+from smsplatform.contracts import Receipt, SubmitResult, SupplierLog
 
 _FAILED_RECEIPTS: Final = frozenset({"FAILED", "EXPIRED", "REJECTED"})
 # Submit failures that say something about the supplier (not the message, not our own pacing).

@@ -10,30 +10,8 @@ from typing import Any, get_args
 import httpx
 
 from controlplane.actions.route_commands import VERBS
-from controlplane.contracts import MessageClass
-
-TIMEOUT_S = 10.0
-
-
-class RouteApiError(Exception):
-    """The API refused the request: its status, error and field."""
-
-
-def call_routing_api(
-    url: str, token: str, method: str, path: str, body: Mapping[str, Any] | None = None
-) -> Any:
-    """One request to the routing API; RouteApiError with the API's own words when refused."""
-    headers = {"authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT_S) as client:
-        response = client.request(method, path, json=body)
-    if response.status_code >= 400:
-        try:
-            detail = response.json()
-        except ValueError:
-            raise RouteApiError(f"HTTP {response.status_code}: {response.text}") from None
-        field = f" (field {detail['field']})" if detail.get("field") else ""
-        raise RouteApiError(f"HTTP {response.status_code}: {detail.get('error')}{field}")
-    return response.json()
+from controlplane.api_client import ApiRefused, add_api_options, call_api
+from smsplatform.contracts import MessageClass
 
 
 def format_table(table: Mapping[str, Any]) -> str:
@@ -58,14 +36,12 @@ def format_versions(versions: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    return _run(lambda: format_table(call_routing_api(args.url, args.token, "GET", "/v1/routing")))
+    return _run(lambda: format_table(call_api(args.url, args.token, "GET", "/v1/routing")))
 
 
 def _versions(args: argparse.Namespace) -> int:
     path = f"/v1/routing/versions?limit={args.limit}"
-    return _run(
-        lambda: format_versions(call_routing_api(args.url, args.token, "GET", path)["versions"])
-    )
+    return _run(lambda: format_versions(call_api(args.url, args.token, "GET", path)["versions"]))
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -76,20 +52,19 @@ def _command(args: argparse.Namespace) -> int:
         "reason": args.reason,
     }
     path = f"/v1/routing/{args.route_command}"
-    return _run(lambda: format_table(call_routing_api(args.url, args.token, "POST", path, body)))
+    return _run(lambda: format_table(call_api(args.url, args.token, "POST", path, body)))
 
 
 def _run(produce: Any) -> int:
     try:
         print(produce())
-    except (RouteApiError, httpx.HTTPError) as exc:
+    except (ApiRefused, httpx.HTTPError) as exc:
         print(f"smsctl route: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 def add_route_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from controlplane.alerting.commands import add_api_options
 
     route = commands.add_parser("route", help="the routing table: show it, pin, drain, restore")
     route_commands = route.add_subparsers(dest="route_command", required=True)

@@ -19,7 +19,7 @@ from controlplane.actions.route_edits import (
     routes_for_carrier,
     with_entry,
 )
-from controlplane.contracts import MessageClass, Route, RouteEntry, RoutingTable
+from smsplatform.contracts import MessageClass, Route, RouteEntry, RoutingTable
 
 Verb = Literal["pin", "unpin", "drain", "restore"]
 VERBS: tuple[Verb, ...] = ("pin", "unpin", "drain", "restore")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Final
 
 from controlplane.actions.cutover_settings import InitialRoute
-from controlplane.contracts import (
+from smsplatform.contracts import (
     MessageClass,
     Route,
     RouteEntry,

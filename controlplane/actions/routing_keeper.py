@@ -16,9 +16,9 @@ from typing import Any
 from controlplane.actions.cutover_settings import InitialRoute
 from controlplane.actions.route_edits import initial_table
 from controlplane.actions.routing_store import RoutingStore, encode_table
-from controlplane.bus import ROUTING, Bus
-from controlplane.clock import Clock
-from controlplane.contracts import Route, RoutingTable
+from smsplatform.bus import ROUTING, Bus
+from smsplatform.clock import Clock
+from smsplatform.contracts import Route, RoutingTable
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import orjson
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
-from controlplane.contracts import RoutingTable
 from controlplane.storage import Database, RoutingVersionRow
+from smsplatform.contracts import RoutingTable
 
 ROUTING_VERSIONS: Table = RoutingVersionRow.__table__  # type: ignore[assignment]
 

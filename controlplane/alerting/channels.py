@@ -24,8 +24,6 @@ from controlplane.alerting.config import (
 from controlplane.alerting.oncall import OnCall, is_oncall_target
 from controlplane.alerting.pipeline import Channel
 from controlplane.alerting.pipeline import Receiver as PipelineReceiver
-from controlplane.alerting.sms_direct_setup import load_direct_sms
-from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from notifiers import DingTalkConfig as DingTalkEndpoint
 from notifiers import (
@@ -52,8 +50,10 @@ from notifiers.budget import (
 from notifiers.per_recipient import PerRecipientBudget
 from notifiers.sms import ALERT_TEMPLATE, SupplierRanking
 from notifiers.sms_direct import DirectSms
+from notifiers.sms_direct_setup import load_direct_sms
 from notifiers.templates import Templates, default_templates
 from notifiers.voice import CallBinder
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

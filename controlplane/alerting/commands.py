@@ -14,24 +14,16 @@ from controlplane.alerting.channels import build_receivers, channel_services, on
 from controlplane.alerting.config import AlertingConfig, load_alerting_config
 from controlplane.alerting.escalation.command import ack_command
 from controlplane.alerting.pipeline.silence_commands import (
-    SilenceCommandError,
     add_silence,
     expire_silence,
     format_silences,
     list_silences,
 )
-from controlplane.cli import DEFAULT_CONFIG
-from controlplane.clock import Clock, system_clock
+from controlplane.api_client import ApiRefused, add_api_options
 from controlplane.engine.rules.durations import parse_duration
-from controlplane.settings import AlertingSettings, load_settings
+from controlplane.settings import AlertingSettings, load_settings, settings_path
 from notifiers.base import AlertSummary, Notification, Outcome
-
-
-def add_api_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the control plane's API")
-    parser.add_argument(
-        "--token", required=True, help="a bearer token with the operator scope (or admin)"
-    )
+from smsplatform.clock import Clock, system_clock
 
 
 def silence_add(args: argparse.Namespace) -> int:
@@ -40,7 +32,7 @@ def silence_add(args: argparse.Namespace) -> int:
             args.url, args.token, args.matchers, parse_duration(args.duration),
             args.created_by, args.comment,
         )  # fmt: skip
-    except (SilenceCommandError, ValueError) as exc:
+    except (ApiRefused, ValueError) as exc:
         print(f"smsctl silence add: {exc}", file=sys.stderr)
         return 1
     print(created["id"])
@@ -50,7 +42,7 @@ def silence_add(args: argparse.Namespace) -> int:
 def silence_ls(args: argparse.Namespace) -> int:
     try:
         print(format_silences(list_silences(args.url, args.token)))
-    except SilenceCommandError as exc:
+    except ApiRefused as exc:
         print(f"smsctl silence ls: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -59,7 +51,7 @@ def silence_ls(args: argparse.Namespace) -> int:
 def silence_expire(args: argparse.Namespace) -> int:
     try:
         expire_silence(args.url, args.token, args.silence_id)
-    except SilenceCommandError as exc:
+    except ApiRefused as exc:
         print(f"smsctl silence expire: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -75,10 +67,7 @@ def send_test(args: argparse.Namespace) -> int:
     Channels are built as the service builds them: endpoints and credentials from the service
     settings (`smsctl --config`), `oncall:` targets resolved to whoever is on call now.
     """
-    path = args.config
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
-    settings = load_settings(path, os.environ).alerting
+    settings = load_settings(settings_path(args.config), os.environ).alerting
     alerting_file = args.alerting_config or settings.config
     if alerting_file is None:
         print("smsctl alerting send-test: no alerting.yaml (--config FILE)", file=sys.stderr)

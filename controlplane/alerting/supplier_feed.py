@@ -8,10 +8,10 @@ from typing import Final
 import msgspec
 
 from controlplane.alerting.supplier_health import SubmitSeen, SupplierHealth
-from controlplane.bus import ROUTING, SUBMITTED, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import RoutingTable
+from smsplatform.bus import ROUTING, SUBMITTED, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import RoutingTable
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Final
 
 import msgspec
 
-from controlplane.clock import Clock
-from controlplane.contracts import MessageClass, RouteEntry, RoutingTable, UtcTime
+from smsplatform.clock import Clock
+from smsplatform.contracts import MessageClass, RouteEntry, RoutingTable, UtcTime
 
 ANY_CARRIER: Final = "*"  # the send tier's route for every carrier without one of its own
 ALERT_CLASS: Final[MessageClass] = "notification"

@@ -32,14 +32,14 @@ from controlplane.alerting.pipeline.delivery import Sleep
 from controlplane.alerting.pipeline.page_retry import PageRetry
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
-from controlplane.bus import Bus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
 from controlplane.settings import AlertingSettings
 from controlplane.storage import AlertRepository, Database
-from controlplane.yamlsource import ConfigError, ConfigProblem
 from notifiers.sms_direct import DirectSms
 from notifiers.transport import new_client
+from smsplatform.bus import Bus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from smsplatform.config.yamlsource import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
 

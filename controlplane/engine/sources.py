@@ -22,8 +22,8 @@ from typing import Any, Final
 
 import msgspec
 
-from controlplane.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
 from controlplane.engine.sketch import MIN_INDEXED, ZERO_KEY, SketchMapping
+from smsplatform.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
 
 # outcome (status, accepted/rejected, level, ok/failed), error code or None, latency bin or None,
 # and how many events the fact stands for (the int 1 unless weighted)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from controlplane.clock import Clock
 from controlplane.engine.aggregates import Aggregates, Reading, check_labels
 from controlplane.engine.buckets import EMPTY_SUMS, WindowSums
 from controlplane.engine.cel_expr import CelExpression
@@ -31,6 +30,7 @@ from controlplane.engine.sketch import SketchMapping
 from controlplane.engine.sources import source_named
 from controlplane.engine.specs import StreamKey, WindowSpec
 from controlplane.engine.stream import Stream
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

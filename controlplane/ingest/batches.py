@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controlplane.contracts import ContractError, EventT, decode_json, decode_json_list
+from smsplatform.contracts import ContractError, EventT, decode_json, decode_json_list
 
 
 @dataclass(frozen=True)

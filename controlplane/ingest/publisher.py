@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from controlplane.bus import Bus
-from controlplane.contracts import EventT, encode_batch
+from smsplatform.bus import Bus
+from smsplatform.contracts import EventT, encode_batch
 
 log = logging.getLogger(__name__)
 

@@ -1,30 +1,35 @@
-"""Storage: SQLAlchemy models, Alembic migrations and a repository per aggregate."""
+"""The control plane's storage: its tables, repositories and migrations (`alembic_version`)."""
+
+from pathlib import Path
 
 # Every model module is imported here so Base.metadata always holds every table.
-from controlplane.storage import api_models as api_models
-from controlplane.storage import dispatch_models as dispatch_models
 from controlplane.storage.action_models import DegradationVersionRow, RoutingVersionRow
 from controlplane.storage.alerting_models import NotificationLogRow, SilenceRow
 from controlplane.storage.alerts import AlertEvent, AlertRepository, StoredAlert
-from controlplane.storage.database import Database
 from controlplane.storage.escalation_models import (
     EscalationAlertRow,
     EscalationRow,
     EscalationStepRow,
     VoiceCallRow,
 )
-from controlplane.storage.messages import MessageRepository, StoredMessage
 from controlplane.storage.repositories import (
-    OrphanReceipt,
-    OrphanReceiptRepository,
     ProbeResultRepository,
-    ReceiptRepository,
-    SubmitResultRepository,
+    ReceiptArchive,
+    SubmitResultArchive,
     SupplierLogRepository,
 )
-from controlplane.storage.taken_reports import HeldReport, TakenReport, TakenReportRepository
+from smsplatform.database.engine import Database, MigrationHistory
+
+# The version table keeps Alembic's default name: databases migrated before the send tier had
+# its own history recorded the control plane's revisions there.
+CONTROL_PLANE_HISTORY = MigrationHistory(
+    name="controlplane",
+    directory=Path(__file__).resolve().parent / "migrations",
+    version_table="alembic_version",
+)
 
 __all__ = [
+    "CONTROL_PLANE_HISTORY",
     "AlertEvent",
     "AlertRepository",
     "Database",
@@ -32,20 +37,13 @@ __all__ = [
     "EscalationAlertRow",
     "EscalationRow",
     "EscalationStepRow",
-    "HeldReport",
-    "MessageRepository",
     "NotificationLogRow",
-    "OrphanReceipt",
-    "OrphanReceiptRepository",
     "ProbeResultRepository",
-    "ReceiptRepository",
+    "ReceiptArchive",
     "RoutingVersionRow",
     "SilenceRow",
     "StoredAlert",
-    "StoredMessage",
-    "SubmitResultRepository",
+    "SubmitResultArchive",
     "SupplierLogRepository",
-    "TakenReport",
-    "TakenReportRepository",
     "VoiceCallRow",
 ]

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import Double, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from controlplane.storage.models import CLASS_LENGTH, MYSQL_TABLE_ARGS, Base, UtcDateTime
+from controlplane.storage.models import Base
+from smsplatform.database.columns import CLASS_LENGTH, MYSQL_TABLE_ARGS, UtcDateTime
 
 ACTOR_LENGTH = 255
 

@@ -8,13 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Double, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from controlplane.storage.models import (
-    ENUM_LENGTH,
-    MYSQL_TABLE_ARGS,
-    Base,
-    UtcDateTime,
-    big_id,
-)
+from controlplane.storage.models import Base
+from smsplatform.database.columns import ENUM_LENGTH, MYSQL_TABLE_ARGS, UtcDateTime, big_id
 
 FINGERPRINT_LENGTH = 16
 RULE_KEY_LENGTH = 255

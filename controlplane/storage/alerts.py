@@ -11,7 +11,7 @@ from sqlalchemy import RowMapping, Table, delete, select
 
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition
 from controlplane.storage.alert_models import AlertHistoryRow, AlertRow
-from controlplane.storage.database import Database
+from smsplatform.database.engine import Database
 
 ALERTS: Table = AlertRow.__table__  # type: ignore[assignment]
 HISTORY: Table = AlertHistoryRow.__table__  # type: ignore[assignment]

@@ -8,7 +8,8 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.storage.alert_models import FINGERPRINT_LENGTH
-from controlplane.storage.models import ENUM_LENGTH, MYSQL_TABLE_ARGS, Base, UtcDateTime, big_id
+from controlplane.storage.models import Base
+from smsplatform.database.columns import ENUM_LENGTH, MYSQL_TABLE_ARGS, UtcDateTime, big_id
 
 GROUP_HASH_LENGTH = 64  # SHA-256 hex of the group key: group keys are too long to index on MySQL
 NAME_LENGTH = 255

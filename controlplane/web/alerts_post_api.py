@@ -18,13 +18,13 @@ from controlplane.alerting.pipeline.posted import (
     decode_alerts,
     to_grouped,
 )
-from controlplane.auth import Principal
 from controlplane.service import ControlPlane
-from controlplane.web.body_limit import OversizedBody, read_capped
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import msgspec_schema, request_body
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.http.body_limit import OversizedBody, read_capped
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import msgspec_schema, request_body
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 KIND = "alerts"  # the label of the accepted/rejected event counters

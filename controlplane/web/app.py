@@ -23,10 +23,10 @@ from controlplane.web import (
     routing_api,
     rules_api,
 )
-from controlplane.web.body_limit import BodyLimitMiddleware
 from controlplane.web.console import ack_link
-from controlplane.web.errors import install_error_handlers
-from controlplane.web.request_metrics import RequestMetricsMiddleware
+from smsplatform.http.body_limit import BodyLimitMiddleware
+from smsplatform.http.errors import install_error_handlers
+from smsplatform.http.request_metrics import RequestMetricsMiddleware
 
 
 def create_app(service: ControlPlane) -> FastAPI:

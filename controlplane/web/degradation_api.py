@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from controlplane.actions.degradation import DegradationRequestError, DegradationService
-from controlplane.auth import Principal
-from controlplane.contracts import DegradationLevel
-from controlplane.web.errors import ApiError
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.contracts import DegradationLevel
+from smsplatform.http.errors import ApiError
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]

@@ -7,16 +7,16 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Depends, Path, Request
 
-from controlplane.auth import Principal
-from controlplane.contracts import EVENT_KINDS, Receipt
 from controlplane.ingest.batches import BadEvent, decode_body
 from controlplane.ingest.publisher import BusUnavailable
 from controlplane.service import ControlPlane
-from controlplane.web.body_limit import OversizedBody, read_capped
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import msgspec_schema, request_body
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.contracts import EVENT_KINDS, Receipt
+from smsplatform.http.body_limit import OversizedBody, read_capped
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import msgspec_schema, request_body
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 # What a client is asked to wait before retrying a batch the bus did not take.

@@ -7,8 +7,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import PlainTextResponse
 
 from controlplane.service import ControlPlane
-from controlplane.web.health import health_response
-from controlplane.web.responses import JsonResponse
+from smsplatform.http.health import health_response
+from smsplatform.http.responses import JsonResponse
 
 router = APIRouter()
 

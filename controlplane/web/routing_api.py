@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.actions.route_commands import RouteCommand, RouteCommandError, Verb
-from controlplane.auth import Principal
-from controlplane.contracts import MessageClass
-from controlplane.web.errors import ApiError
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.contracts import MessageClass
+from smsplatform.http.errors import ApiError
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]

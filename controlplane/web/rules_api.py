@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from controlplane.auth import Principal
 from controlplane.engine.alerts import Alert, AlertState
 from controlplane.service import ControlPlane
-from controlplane.web.errors import ApiError
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.http.errors import ApiError
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]

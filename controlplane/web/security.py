@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
-from controlplane.auth import Principal, TokenRegistry
 from controlplane.settings import Scope
-from controlplane.web.errors import ApiError
+from smsplatform.http.errors import ApiError
+from smsplatform.http.tokens import Principal, TokenRegistry
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from controlplane.bus import Bus
-from controlplane.clock import Clock
-from controlplane.contracts import MessageClass, OutboundMessage
 from sendtier.api.bodies import BatchRequest, Params, SendRequest
 from sendtier.api.ids import MessageIdFactory
 from sendtier.api.metrics import SendApiMetrics
@@ -18,10 +15,13 @@ from sendtier.api.optout import OptOutList
 from sendtier.api.publishing import Shortfall, publish
 from sendtier.api.ratelimit import LimitExceeded, NumberCounters, Reservation, TenantBuckets, Window
 from sendtier.api.refusals import InvalidRequest, OptedOut, RateLimited, Refusal, Unavailable
-from sendtier.api.segments import count_segments
-from sendtier.api.templates import Template, TemplateCatalog, TemplateParamError
 from sendtier.api.validation import InvalidPhone, PhoneValidator, Recipient
 from sendtier.settings import SendTierSettings, TenantSettings
+from smsplatform.bus import Bus
+from smsplatform.clock import Clock
+from smsplatform.contracts import MessageClass, OutboundMessage
+from suppliers.segments import count_segments
+from suppliers.templates import Template, TemplateCatalog, TemplateParamError
 
 log = logging.getLogger(__name__)
 

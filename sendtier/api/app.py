@@ -9,17 +9,17 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import PlainTextResponse
 
-from controlplane.bus import Bus
-from controlplane.clock import Clock, system_clock
-from controlplane.storage import Database
-from controlplane.web.body_limit import BodyLimitMiddleware
-from controlplane.web.errors import install_error_handlers
-from controlplane.web.request_metrics import RequestMetricsMiddleware
-from controlplane.web.responses import JsonResponse
 from sendtier.api import optout_routes, routes
 from sendtier.api.refusals import Refusal
 from sendtier.api.service import SendApi
 from sendtier.settings import SendTierSettings
+from sendtier.storage import Database
+from smsplatform.bus import Bus
+from smsplatform.clock import Clock, system_clock
+from smsplatform.http.body_limit import BodyLimitMiddleware
+from smsplatform.http.errors import install_error_handlers
+from smsplatform.http.request_metrics import RequestMetricsMiddleware
+from smsplatform.http.responses import JsonResponse
 
 
 def create_api_app(

@@ -7,9 +7,9 @@ from typing import Final
 
 from fastapi import Request
 
-from controlplane.auth import TokenRegistry
-from controlplane.web.errors import ApiError
 from sendtier.settings import TenantSettings
+from smsplatform.http.errors import ApiError
+from smsplatform.http.tokens import TokenRegistry
 
 _CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
 

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from controlplane.contracts import MessageClass, contract_error
 from sendtier.api.refusals import InvalidRequest
+from smsplatform.contracts import MessageClass, contract_error
 
 Carrier = Literal["cmcc", "cucc", "ctcc", "cbn"]
 Params = dict[str, str]

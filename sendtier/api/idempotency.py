@@ -17,9 +17,9 @@ from typing import Final
 
 import msgspec
 
-from controlplane.clock import Clock
-from controlplane.contracts import OutboundMessage
-from controlplane.storage.api_repositories import IdempotencyKeyRepository
+from sendtier.storage.api_repositories import IdempotencyKeyRepository
+from smsplatform.clock import Clock
+from smsplatform.contracts import OutboundMessage
 
 log = logging.getLogger(__name__)
 

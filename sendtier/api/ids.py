@@ -6,7 +6,7 @@ import base64
 import os
 from typing import Final
 
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 _RANDOM_BITS: Final = 80
 _RANDOM_MAX: Final = (1 << _RANDOM_BITS) - 1

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from controlplane.storage.api_repositories import OptOutRepository
+from sendtier.storage.api_repositories import OptOutRepository
 
 log = logging.getLogger(__name__)
 

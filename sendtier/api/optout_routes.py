@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import msgspec_schema, request_body
-from controlplane.web.responses import JsonResponse
 from sendtier.api.bodies import OptOutRequest, decode_request
 from sendtier.api.refusals import InvalidRequest
 from sendtier.api.routes import Tenant, read_body, send_api
 from sendtier.api.validation import InvalidPhone, PhoneValidator
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import msgspec_schema, request_body
+from smsplatform.http.responses import JsonResponse
 
 router = APIRouter()
 OPT_OUT_BODY = request_body({"application/json": msgspec_schema(OptOutRequest)})

@@ -12,8 +12,8 @@ from typing import Final, Literal
 
 import msgspec
 
-from controlplane.bus import SUBMIT, Bus, PublishFailed
-from controlplane.contracts import OutboundMessage
+from smsplatform.bus import SUBMIT, Bus, PublishFailed
+from smsplatform.contracts import OutboundMessage
 
 log = logging.getLogger(__name__)
 

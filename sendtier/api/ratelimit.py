@@ -14,7 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
 
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 DAY_S: Final = 86_400.0
 

@@ -12,11 +12,6 @@ import msgspec
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
-from controlplane.contracts import OutboundMessage
-from controlplane.web.body_limit import OversizedBody, read_capped
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import header_parameter, msgspec_schema, request_body
-from controlplane.web.responses import JsonResponse
 from sendtier.api import idempotency
 from sendtier.api.acceptance import Outcome
 from sendtier.api.auth import current_tenant
@@ -30,6 +25,11 @@ from sendtier.api.refusals import (
 )
 from sendtier.api.service import SendApi
 from sendtier.settings import TenantSettings
+from smsplatform.contracts import OutboundMessage
+from smsplatform.http.body_limit import OversizedBody, read_capped
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import header_parameter, msgspec_schema, request_body
+from smsplatform.http.responses import JsonResponse
 
 log = logging.getLogger(__name__)
 router = APIRouter()

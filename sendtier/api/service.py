@@ -8,10 +8,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from controlplane.bus import Bus
-from controlplane.clock import Clock
-from controlplane.storage import Database
-from controlplane.storage.api_repositories import IdempotencyKeyRepository, OptOutRepository
 from sendtier.api.acceptance import Acceptor
 from sendtier.api.auth import TenantDirectory
 from sendtier.api.idempotency import IdempotencyKeys
@@ -19,6 +15,10 @@ from sendtier.api.metrics import SendApiMetrics
 from sendtier.api.optout import OptOutList
 from sendtier.api.status import MessageStatusView
 from sendtier.settings import SendTierSettings
+from sendtier.storage import Database
+from sendtier.storage.api_repositories import IdempotencyKeyRepository, OptOutRepository
+from smsplatform.bus import Bus
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

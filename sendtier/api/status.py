@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.contracts import Receipt, SubmitResult
-from controlplane.storage import (
+from sendtier.storage import (
     Database,
     MessageRepository,
     ReceiptRepository,
     StoredMessage,
     SubmitResultRepository,
 )
+from smsplatform.contracts import Receipt, SubmitResult
 
 
 def life_status(stored: StoredMessage, submits: list[SubmitResult], receipts: list[Receipt]) -> str:

@@ -10,7 +10,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
 
-from sendtier.carriers import carrier_of_mobile
+from suppliers.carriers import carrier_of_mobile
 
 MAX_RAW_LENGTH: Final = 32
 # Numbers that can take an SMS; phonenumbers cannot tell mobile from fixed in some plans (US).

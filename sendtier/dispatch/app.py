@@ -7,11 +7,11 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import PlainTextResponse
 
-from controlplane.web.errors import install_error_handlers
-from controlplane.web.health import health_response
-from controlplane.web.request_metrics import RequestMetricsMiddleware
-from controlplane.web.responses import JsonResponse
 from sendtier.dispatch.dispatcher import Dispatcher
+from smsplatform.http.errors import install_error_handlers
+from smsplatform.http.health import health_response
+from smsplatform.http.request_metrics import RequestMetricsMiddleware
+from smsplatform.http.responses import JsonResponse
 
 
 def create_dispatch_app(dispatcher: Dispatcher) -> FastAPI:

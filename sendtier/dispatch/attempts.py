@@ -22,16 +22,16 @@ from collections.abc import Mapping
 from enum import Enum
 from urllib.parse import quote
 
-from controlplane.clock import Clock
-from controlplane.contracts import OutboundMessage, SubmitResult, SupplierLog
 from sendtier.dispatch.calls import Answered, Sleep, SupplierCaller, error_class
 from sendtier.dispatch.limits import SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
 from sendtier.dispatch.results import EventPublisher
 from sendtier.dispatch.routing import RouteBook
 from sendtier.dispatch.submitted import SubmittedMarkers
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
+from smsplatform.clock import Clock
+from smsplatform.contracts import OutboundMessage, SubmitResult, SupplierLog
+from suppliers.base import SubmitErrorClass, SubmitRequest, SupplierAdapter
+from suppliers.settings import SupplierSettings
 
 logger = logging.getLogger(__name__)
 

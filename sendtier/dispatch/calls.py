@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from controlplane.clock import Clock
 from sendtier.dispatch.limits import SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
-from sendtier.suppliers.base import (
+from smsplatform.clock import Clock
+from suppliers.base import (
     BatchSubmitAdapter,
     SubmitErrorClass,
     SubmitOutcome,

@@ -19,14 +19,6 @@ from collections.abc import Mapping
 
 import msgspec
 
-from controlplane.bus import SUBMIT, Bus, Delivery
-from controlplane.bus.consume import Batch, Consumer, raw_payload
-from controlplane.bus.consumer_metrics import ConsumerCollector
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock, system_clock
-from controlplane.contracts import OutboundMessage, RoutingTable
-from controlplane.storage import Database
-from controlplane.storage.dispatch_repositories import SubmittedMarkerRepository
 from sendtier.dispatch.attempts import Disposition, MessageSender
 from sendtier.dispatch.calls import Sleep
 from sendtier.dispatch.limits import SupplierGates
@@ -37,7 +29,15 @@ from sendtier.dispatch.routing_feed import RoutingFeed
 from sendtier.dispatch.submitted import SubmittedMarkers
 from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.base import SupplierAdapter
+from sendtier.storage import Database
+from sendtier.storage.dispatch_repositories import SubmittedMarkerRepository
+from smsplatform.bus import SUBMIT, Bus, Delivery
+from smsplatform.bus.consume import Batch, Consumer, raw_payload
+from smsplatform.bus.consumer_metrics import ConsumerCollector
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock, system_clock
+from smsplatform.contracts import OutboundMessage, RoutingTable
+from suppliers.base import SupplierAdapter
 
 logger = logging.getLogger(__name__)
 

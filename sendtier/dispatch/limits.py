@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitErrorClass
+from suppliers.base import SubmitErrorClass
+from suppliers.settings import SupplierSettings
 
 # A supplier's bucket holds this many seconds' worth of tokens: enough to absorb the jitter of
 # concurrent submits, small enough that a burst never runs far ahead of the supplier's own bucket.

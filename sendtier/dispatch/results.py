@@ -18,8 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from controlplane.bus import SUBMITTED, SUPPLIER_LOGS, Bus, PublishFailed
-from controlplane.contracts import EventT, SubmitResult, SupplierLog, encode_batch
+from smsplatform.bus import SUBMITTED, SUPPLIER_LOGS, Bus, PublishFailed
+from smsplatform.contracts import EventT, SubmitResult, SupplierLog, encode_batch
 
 logger = logging.getLogger(__name__)
 

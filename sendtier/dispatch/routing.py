@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from controlplane.contracts import MessageClass, RouteEntry, RoutingTable, active_routes
 from sendtier.settings import RouteSettings
+from smsplatform.contracts import MessageClass, RouteEntry, RoutingTable, active_routes
 
 # A route for this carrier applies to every carrier that has no route of its own.
 ANY_CARRIER = "*"

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import msgspec
 
-from controlplane.bus import ROUTING, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import RoutingTable
 from sendtier.dispatch.routing import RouteBook
+from smsplatform.bus import ROUTING, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import RoutingTable
 
 logger = logging.getLogger(__name__)
 

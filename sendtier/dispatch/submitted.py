@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from controlplane.clock import Clock
-from controlplane.contracts import SubmitResult, decode_batch, encode_batch
-from controlplane.storage.dispatch_repositories import SubmittedMarkerRepository
 from sendtier.dispatch.coalesce import Coalescer
+from sendtier.storage.dispatch_repositories import SubmittedMarkerRepository
+from smsplatform.clock import Clock
+from smsplatform.contracts import SubmitResult, decode_batch, encode_batch
 
 log = logging.getLogger(__name__)
 

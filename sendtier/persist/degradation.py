@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
-from controlplane.clock import Clock
-from controlplane.contracts import DegradationLevel, DegradationPolicy, MessageClass, Receipt
+from smsplatform.clock import Clock
+from smsplatform.contracts import DegradationLevel, DegradationPolicy, MessageClass, Receipt
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Final
 
 import msgspec
 
-from controlplane.bus import DEGRADATION, Bus, Delivery
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import DegradationPolicy
 from sendtier.persist.degradation import DegradationGate
+from smsplatform.bus import DEGRADATION, Bus, Delivery
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import DegradationPolicy
 
 FETCH_TIMEOUT_S: Final = 0.25
 CATCH_UP_TIMEOUT_S: Final = 0.05

@@ -6,18 +6,18 @@ import asyncio
 import logging
 from typing import Final
 
-from controlplane.bus import RECEIPTS, SUBMIT, SUBMITTED, Bus
-from controlplane.bus.consumer_metrics import ConsumerCollector
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock, system_clock
-from controlplane.contracts import OutboundMessage, Receipt, SubmitResult
-from controlplane.ingest.persister import EventPersister, PersistTarget
-from controlplane.storage import Database
 from sendtier.persist.degradation import DegradationGate
 from sendtier.persist.metrics import PersistServiceMetrics
 from sendtier.persist.policy_feed import DegradationFeed
 from sendtier.persist.writers import MESSAGES_KIND, RECEIPTS_KIND, SUBMITS_KIND, StorageWriters
 from sendtier.settings import SendTierSettings
+from sendtier.storage import Database
+from smsplatform.bus import RECEIPTS, SUBMIT, SUBMITTED, Bus
+from smsplatform.bus.consumer_metrics import ConsumerCollector
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.bus.persister import EventPersister, PersistTarget
+from smsplatform.clock import Clock, system_clock
+from smsplatform.contracts import OutboundMessage, Receipt, SubmitResult
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controlplane.contracts import Receipt
-from controlplane.storage.messages import FINAL_STATUSES
+from sendtier.storage.messages import FINAL_STATUSES
+from smsplatform.contracts import Receipt
 
 UNKNOWN = "UNKNOWN"
 

@@ -1,6 +1,6 @@
 """Writes the send tier's events to storage in batches, idempotently, and keeps message statuses.
 
-Bus payloads: every send-tier publisher sends `controlplane.contracts.encode_batch([...])`, a
+Bus payloads: every send-tier publisher sends `smsplatform.contracts.encode_batch([...])`, a
 msgpack list even of one event. `sms.submit` is also accepted as one bare msgpack OutboundMessage
 per bus message, which is how the API publishes it.
 """
@@ -13,17 +13,17 @@ from typing import Any
 
 import msgspec
 
-from controlplane.contracts import OutboundMessage, Receipt, SubmitResult
-from controlplane.storage import (
+from sendtier.persist.degradation import DegradationGate
+from sendtier.persist.metrics import PersistServiceMetrics
+from sendtier.persist.statuses import plan_status_updates
+from sendtier.storage import (
     Database,
     MessageRepository,
     ReceiptRepository,
     StoredMessage,
     SubmitResultRepository,
 )
-from sendtier.persist.degradation import DegradationGate
-from sendtier.persist.metrics import PersistServiceMetrics
-from sendtier.persist.statuses import plan_status_updates
+from smsplatform.contracts import OutboundMessage, Receipt, SubmitResult
 
 log = logging.getLogger(__name__)
 

@@ -9,22 +9,22 @@ from fastapi import FastAPI, Path, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import PlainTextResponse
 
-from controlplane.bus import Bus
-from controlplane.clock import Clock, system_clock
-from controlplane.storage import Database
-from controlplane.web.body_limit import read_capped
-from controlplane.web.errors import ApiError, install_error_handlers
-from controlplane.web.health import health_response
-from controlplane.web.openapi_bodies import header_parameter, request_body
-from controlplane.web.request_metrics import RequestMetricsMiddleware
-from controlplane.web.responses import JsonResponse
 from sendtier.receipts.gateway import UnknownSupplier
 from sendtier.receipts.service import ReceiptGatewayService
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.base import CallbackReader
-from sendtier.suppliers.callbacks import CALLBACK_TOKEN_PARAM
-from sendtier.suppliers.cmpp import SIGNATURE_HEADER as CMPP_SIGNATURE
-from sendtier.suppliers.twilio import SIGNATURE_HEADER as TWILIO_SIGNATURE
+from sendtier.storage import Database
+from smsplatform.bus import Bus
+from smsplatform.clock import Clock, system_clock
+from smsplatform.http.body_limit import read_capped
+from smsplatform.http.errors import ApiError, install_error_handlers
+from smsplatform.http.health import health_response
+from smsplatform.http.openapi_bodies import header_parameter, request_body
+from smsplatform.http.request_metrics import RequestMetricsMiddleware
+from smsplatform.http.responses import JsonResponse
+from suppliers.base import CallbackReader
+from suppliers.callbacks import CALLBACK_TOKEN_PARAM
+from suppliers.cmpp import SIGNATURE_HEADER as CMPP_SIGNATURE
+from suppliers.twilio import SIGNATURE_HEADER as TWILIO_SIGNATURE
 
 # The push as the supplier's dialect writes it (SUPPLIERS.md §7.1): a JSON array of reports
 # (Alibaba, Tencent, CMPP batches) or one form-encoded report (Twilio, CMPP).

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controlplane.contracts import Receipt, SubmitResult
-from controlplane.storage import SubmitResultRepository
-from sendtier.suppliers.base import SupplierReport
+from sendtier.storage import SubmitResultRepository
+from smsplatform.contracts import Receipt, SubmitResult
+from suppliers.base import SupplierReport
 
 log = logging.getLogger(__name__)
 

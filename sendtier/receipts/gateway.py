@@ -14,8 +14,6 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from controlplane.clock import Clock
-from controlplane.storage import TakenReport
 from sendtier.receipts.correlation import Correlator, build_receipt
 from sendtier.receipts.held import HeldReports
 from sendtier.receipts.metrics import GatewayMetrics
@@ -23,7 +21,9 @@ from sendtier.receipts.orphans import HELD_FULL, OrphanKeeper
 from sendtier.receipts.publisher import ReceiptPublisher
 from sendtier.receipts.replays import ReplayMemory
 from sendtier.receipts.sources import PushSources
-from sendtier.suppliers.base import CallbackReader, CallbackReply, SupplierReport
+from sendtier.storage import TakenReport
+from smsplatform.clock import Clock
+from suppliers.base import CallbackReader, CallbackReply, SupplierReport
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from datetime import timedelta
 
 import msgspec
 
-from controlplane.clock import Clock
-from controlplane.contracts import Receipt
-from controlplane.storage import HeldReport, TakenReport, TakenReportRepository
 from sendtier.receipts.correlation import Correlator, build_receipt
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.orphans import UNCORRELATED, OrphanKeeper
 from sendtier.receipts.publisher import ReceiptPublisher
-from sendtier.suppliers.base import SupplierReport
+from sendtier.storage import HeldReport, TakenReport, TakenReportRepository
+from smsplatform.clock import Clock
+from smsplatform.contracts import Receipt
+from suppliers.base import SupplierReport
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 from functools import partial
 from typing import Final
 
-from controlplane.bus import SUBMITTED, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import SubmitResult, decode_batch
 from sendtier.receipts.correlation import CorrelationIndex
+from smsplatform.bus import SUBMITTED, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import SubmitResult, decode_batch
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controlplane.contracts import Receipt
 from sendtier.receipts.correlation import Correlation
 from sendtier.service_metrics import bus_pending_gauge, http_requests_counter
+from smsplatform.contracts import Receipt
 
 # Most SMS receipts come within seconds; a queued supplier or a switched-off phone takes minutes.
 # Past an hour the exact delay no longer matters: those land in +Inf.

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from controlplane.storage import OrphanReceipt, OrphanReceiptRepository
 from sendtier.receipts.metrics import GatewayMetrics
-from sendtier.suppliers.base import SupplierReport
+from sendtier.storage import OrphanReceipt, OrphanReceiptRepository
+from suppliers.base import SupplierReport
 
 log = logging.getLogger(__name__)
 

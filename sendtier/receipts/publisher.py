@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from controlplane.bus import RECEIPTS, Bus
-from controlplane.contracts import Receipt, encode_batch
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.sampling import ReceiptSampler
+from smsplatform.bus import RECEIPTS, Bus
+from smsplatform.contracts import Receipt, encode_batch
 
 log = logging.getLogger(__name__)
 

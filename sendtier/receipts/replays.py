@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controlplane.clock import Clock
-from controlplane.storage import TakenReport, TakenReportRepository
 from sendtier.receipts.coalescing import Coalesced
-from sendtier.suppliers.base import SupplierReport
+from sendtier.storage import TakenReport, TakenReportRepository
+from smsplatform.clock import Clock
+from suppliers.base import SupplierReport
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from controlplane.contracts import Receipt
 from sendtier.persist.degradation import DegradationGate, sample_point
+from smsplatform.contracts import Receipt
 
 # The classes `sample` thins out; the shed levels thin out nothing on the bus.
 SAMPLED_CLASSES = frozenset({"marketing"})

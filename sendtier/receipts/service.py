@@ -7,16 +7,6 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from controlplane.bus import SUBMITTED, Bus
-from controlplane.bus.consumer_metrics import ConsumerCollector
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
-from controlplane.storage import (
-    Database,
-    OrphanReceiptRepository,
-    SubmitResultRepository,
-    TakenReportRepository,
-)
 from sendtier.persist.degradation import DegradationGate
 from sendtier.persist.policy_feed import DegradationFeed
 from sendtier.receipts.correlation import CorrelationIndex, Correlator
@@ -31,7 +21,17 @@ from sendtier.receipts.sampling import ReceiptSampler
 from sendtier.receipts.sources import PushSources
 from sendtier.service_metrics import refresh_bus_pending
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.base import CallbackReader
+from sendtier.storage import (
+    Database,
+    OrphanReceiptRepository,
+    SubmitResultRepository,
+    TakenReportRepository,
+)
+from smsplatform.bus import SUBMITTED, Bus
+from smsplatform.bus.consumer_metrics import ConsumerCollector
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from suppliers.base import CallbackReader
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
-from sendtier.settings import SupplierSettings
+from suppliers.settings import SupplierSettings
 
 
 class PushSources:

@@ -14,15 +14,15 @@ from fastapi.testclient import TestClient
 
 from controlplane.actions.cutover_service import CutoverService
 from controlplane.actions.cutover_settings import CutoverSettings
-from controlplane.bus import MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from controlplane.web.app import create_app
+from smsplatform.bus import MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt
 from tests.actions_cutover.world import routes
 
 ADMIN = "cutover-admin-token-0123456789"
@@ -92,7 +92,7 @@ async def cutover_alone(
     bus = MemoryBus(clock=clock)
     await bus.start()
     database = Database(database_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     service = CutoverService(config, database, bus, sink, clock, LivenessRegistry(clock))
     try:
         await service.start(consume=False)

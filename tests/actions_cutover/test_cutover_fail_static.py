@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from controlplane.clock import ManualClock
-from controlplane.contracts import RoutingTable
 from controlplane.engine.runtime.sink import AlertNotice
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import RoutingTable
 from tests.actions_cutover.service_world import (
     OPERATOR,
     RecordingSink,

@@ -8,11 +8,11 @@ import asyncio
 import msgspec
 
 from controlplane.actions.cutover_service import CutoverService
-from controlplane.bus import RECEIPTS, ROUTING, JetStreamBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.contracts import RoutingTable, encode_batch
 from controlplane.storage import Database
+from smsplatform.bus import RECEIPTS, ROUTING, JetStreamBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import RoutingTable, encode_batch
 from tests.actions_cutover.service_world import RecordingSink
 from tests.actions_cutover.world import SUPPLIERS, T0, cutover_settings, receipt
 

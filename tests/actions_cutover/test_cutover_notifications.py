@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
+from smsplatform.clock import ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
 from tests.actions_cutover.world import SUPPLIERS, T0, receipt, routes
 
 ROBOT, SECRET = "ops-robot", "SECops-robot-secret"

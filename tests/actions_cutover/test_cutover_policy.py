@@ -16,8 +16,8 @@ from controlplane.actions.route_edits import (
     replace_routes,
     with_entry,
 )
-from controlplane.clock import ManualClock
-from controlplane.contracts import MessageClass, RouteEntry, RoutingTable, SupplierLog
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import MessageClass, RouteEntry, RoutingTable, SupplierLog
 from tests.actions_cutover.world import T0, cutover_settings, one_route, receipts_for_one_second
 
 HEALTHY = {"aliyun": 0.97, "tencent": 0.97, "twilio": 0.97, "cmpp": 0.97}

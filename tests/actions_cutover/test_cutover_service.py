@@ -8,10 +8,10 @@ from pathlib import Path
 import msgspec
 
 from controlplane.actions.routing_store import RoutingStore
-from controlplane.bus import ROUTING, Bus
-from controlplane.clock import ManualClock
-from controlplane.contracts import RoutingTable
 from controlplane.storage import Database
+from smsplatform.bus import ROUTING, Bus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import RoutingTable
 from tests.actions_cutover.service_world import (
     OPERATOR,
     RecordingSink,

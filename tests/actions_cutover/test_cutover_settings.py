@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.settings import load_settings
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 
 def test_cutover_mistakes_are_named_by_file_line_and_field(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controlplane.actions.cutover_service import CutoverService
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 from tests.actions_cutover.service_world import RecordingSink, cutover_alone
 from tests.actions_cutover.world import T0, one_route, receipt
 

@@ -9,8 +9,8 @@ import pytest
 
 from controlplane.actions.cutover_settings import HealthSettings
 from controlplane.actions.health import HealthModel
-from controlplane.clock import ManualClock
-from controlplane.contracts import SupplierLog
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import SupplierLog
 from tests.actions_cutover.world import T0, receipt, receipts_for_one_second, submit
 
 HEALTHY = {"aliyun": 0.97, "tencent": 0.97, "twilio": 0.97, "cmpp": 0.97}

@@ -7,11 +7,11 @@ import asyncio
 import random
 
 from controlplane.actions.cutover_service import CutoverService
-from controlplane.bus import MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.storage import Database
-from sendtier.suppliers.base import SubmitErrorClass
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.bus import MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from suppliers.base import SubmitErrorClass
 from tests.actions_cutover.service_world import RecordingSink
 from tests.actions_cutover.world import one_route, receipt
 from tests.sendtier_dispatch.dispatch_helpers import (
@@ -46,7 +46,7 @@ async def test_submit_failing_on_a_supplier_ejected_mid_flight_is_retried_on_ano
     bus = MemoryBus(clock=clock)
     await bus.start()
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     cutover = CutoverService(
         one_route(WEIGHTS, safety={"min_dwell_s": 0}),
         database,

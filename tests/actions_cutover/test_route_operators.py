@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from controlplane.cli import main
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.web.app import create_app
-from controlplane.web.serving import Served, ServerGroup
+from smsctl.cli import main
+from smsplatform.clock import ManualClock
+from smsplatform.http.serving import Served, ServerGroup
 from tests.actions_cutover.service_world import (
     INGEST,
     OPERATOR,

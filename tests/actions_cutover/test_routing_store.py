@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from controlplane.actions.route_edits import initial_table
 from controlplane.actions.routing_store import RoutingStore
-from controlplane.contracts import RoutingTable
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.contracts import RoutingTable
 from tests.actions_cutover.world import T0, routes
 
 
@@ -16,7 +16,7 @@ def test_versions_are_stored_whole_and_a_taken_version_number_is_refused(
     database_url: str,
 ) -> None:
     database = Database(database_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     try:
         store = RoutingStore(database)
         first = initial_table(routes(), T0)

@@ -9,7 +9,7 @@ import pytest
 from controlplane.engine.rules import load_rule_paths
 from controlplane.engine.rules.model import RuleSet
 from controlplane.engine.rules.templates import RuleTemplate, TemplateContext
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 RULE = """groups:
   - name: g

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
+from smsplatform.clock import ManualClock
 from tests.actions_cutover.service_world import (
     ADMIN,
     OPERATOR,

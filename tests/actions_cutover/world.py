@@ -7,8 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from controlplane.actions.cutover_settings import CutoverSettings, InitialRoute
-from controlplane.clock import ManualClock
-from controlplane.contracts import MessageClass, Receipt, SubmitResult
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import MessageClass, Receipt, SubmitResult
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 SUPPLIERS = ("aliyun", "tencent", "twilio", "cmpp")

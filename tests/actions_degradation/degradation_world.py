@@ -16,13 +16,13 @@ from controlplane.actions.degradation_readings import ReceiptRate
 from controlplane.actions.degradation_store import DegradationVersion
 from controlplane.alerting.config import Route, RouteOptions
 from controlplane.alerting.pipeline import AlertingStage, Channel, Receiver
-from controlplane.bus import RECEIPTS, MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.contracts import MessageClass, Receipt, encode_batch
 from controlplane.settings import DegradationSettings, PrometheusSettings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from notifiers.base import Notification, NotifyResult, Outcome
+from smsplatform.bus import RECEIPTS, MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import MessageClass, Receipt, encode_batch
 
 T0 = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
 # Samples at 30 receipts/s and back below 20; sheds marketing at 300/s.
@@ -161,7 +161,7 @@ async def degradation_world(
     bus = MemoryBus()
     await bus.start()
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     clock = ManualClock(T0)
     channel = RecordingChannel()
     route = Route(RouteOptions("ops", group_by=frozenset({"alertname"}), group_wait_s=0))

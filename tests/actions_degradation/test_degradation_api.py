@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from controlplane.actions.degrade_commands import parse_until
-from controlplane.cli import main
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
-from controlplane.web.serving import Served, ServerGroup
+from smsctl.cli import main
+from smsplatform.http.serving import Served, ServerGroup
 
 OPERATOR = "degrade-operator-token-0123"
 INGEST = "degrade-ingest-token-012345"

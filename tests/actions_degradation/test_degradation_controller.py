@@ -10,7 +10,7 @@ import pytest
 
 from controlplane.actions.degradation_controller import DegradationController, ManualDegradation
 from controlplane.settings import DegradationSettings, load_settings
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 # 20:00 on 11 November in Beijing: the shopping festival night.
 FESTIVAL_START = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)

@@ -9,23 +9,23 @@ from prometheus_client import CollectorRegistry
 
 from controlplane.actions.degradation import build_degradation
 from controlplane.actions.degradation_readings import ReceiptRate
-from controlplane.bus import RECEIPTS, JetStreamBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.contracts import encode_batch
 from controlplane.engine.runtime.sink import LoggingAlertSink
 from controlplane.settings import PrometheusSettings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from sendtier.persist import PersistService
 from sendtier.receipts import ReceiptGatewayService
 from sendtier.settings import SendTierSettings
+from smsplatform.bus import RECEIPTS, JetStreamBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import encode_batch
 
 
 async def test_a_level_change_reaches_the_gateway_and_persistence_and_survives_their_restart(
     mariadb_url: str, nats_url: str, unique_name: str
 ) -> None:
     database = Database(mariadb_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     bus = JetStreamBus(nats_url, stream=unique_name, namespace=unique_name)
     await bus.start()
     clock = ManualClock(T0)

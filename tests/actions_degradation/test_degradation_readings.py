@@ -19,13 +19,13 @@ from controlplane.actions.degradation_readings import (
     ReceiptRate,
     build_sources,
 )
-from controlplane.bus import RECEIPTS, MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
-from controlplane.contracts import encode_batch
 from controlplane.engine.promql import PrometheusClient
 from controlplane.settings import DegradationTriggers, PrometheusSettings
-from controlplane.yamlsource import ConfigError
+from smsplatform.bus import RECEIPTS, MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.config.yamlsource import ConfigError
+from smsplatform.contracts import encode_batch
 
 
 async def test_the_rate_counts_weights_and_skips_a_backlog_received_before_it_started() -> None:

@@ -16,14 +16,14 @@ from degradation_world import (
 )
 
 from controlplane.actions.degradation import DegradationRequestError
-from controlplane.bus import RECEIPTS
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import encode_batch
 from controlplane.engine.rules.model import RuleAction
 from controlplane.engine.rules.templates import compile_template
 from controlplane.engine.runtime.sink import action_notice
 from sendtier.persist.degradation import DegradationGate
 from sendtier.persist.policy_feed import DegradationFeed
+from smsplatform.bus import RECEIPTS
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import encode_batch
 from tests.engine_promql.prometheus_harness import PrometheusServer
 
 

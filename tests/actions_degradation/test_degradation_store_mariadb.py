@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from controlplane.actions.degradation_store import DegradationVersion, DegradationVersionRepository
-from controlplane.contracts import DegradationPolicy
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.contracts import DegradationPolicy
 
 AT = datetime(2026, 11, 11, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -25,7 +25,7 @@ def version(number: int, changed_by: str) -> DegradationVersion:
 
 def test_two_replicas_writing_the_same_version_agree_on_one_winner(mariadb_url: str) -> None:
     database = Database(mariadb_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     try:
         first = DegradationVersionRepository(database)
         second = DegradationVersionRepository(database)

@@ -18,7 +18,7 @@ from controlplane.alerting.config import (
     load_alerting_config,
     parse_alerting_config,
 )
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 EXAMPLE = Path(__file__).with_name("alertmanager_example.yml")
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controlplane.alerting.config import parse_alerting_config
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import orjson
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.voice import VoiceFake
-from notifiers.fakes.wecom import WeComRobotFake
+from smsplatform.clock import ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
+from testbench.fakes.voice import VoiceFake
+from testbench.fakes.wecom import WeComRobotFake
 
 TOKEN = "alerting-e2e-admin-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}

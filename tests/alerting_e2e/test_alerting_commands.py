@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 
 async def test_send_test_reaches_every_channel_of_the_receiver(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ async def test_send_test_reaches_every_channel_of_the_receiver(tmp_path: Path) -
         )
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "controlplane.cli", "alerting", "send-test",
+            [sys.executable, "-m", "smsctl.cli", "alerting", "send-test",
              "--config", str(config), "team"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -38,7 +38,7 @@ async def test_send_test_names_an_unknown_receiver(tmp_path: Path) -> None:
     config.write_text("route:\n  receiver: team\nreceivers:\n  - name: team\n")
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "controlplane.cli", "alerting", "send-test", "--config",
+        [sys.executable, "-m", "smsctl.cli", "alerting", "send-test", "--config",
          str(config), "nobody"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alerting_world import HEADERS, PRIMARY_PHONE, T0, channel_fakes, control_plane, fire
 
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 ACK_LINK = re.compile(r"\((http://127\.0\.0\.1:\d+/v1/ack\?[^)]+)\)")
 

@@ -10,12 +10,12 @@ import httpx
 from controlplane.alerting.channels import ChannelServices, build_receivers
 from controlplane.alerting.config import parse_alerting_config
 from controlplane.alerting.pipeline import AlertingStage
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
-from controlplane.storage import Database
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.clock import ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 TOKEN, SECRET = "ops-robot", "SECops-robot-secret"
@@ -60,7 +60,7 @@ async def test_sixty_alerts_in_a_minute_reach_one_robot_as_a_few_digests_none_lo
     clock = ManualClock(T0)
     robot = DingTalkFake([FakeRobot(TOKEN, SECRET)], clock)
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     async with running_fake(robot.app) as url, httpx.AsyncClient(timeout=5.0) as client:
         config = parse_alerting_config(CONFIG.format(url=url, token=TOKEN, secret=SECRET))
         stage = AlertingStage(

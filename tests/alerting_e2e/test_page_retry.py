@@ -18,7 +18,7 @@ from alerting_world import (
     started_world,
 )
 
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 # A final business error (the account is out of service): the call fails at once, no backoff.
 OUT_OF_SERVICE = "isv.OUT_OF_SERVICE"

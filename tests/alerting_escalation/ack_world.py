@@ -18,12 +18,12 @@ from controlplane.alerting.escalation import (
     voice_callback,
 )
 from controlplane.alerting.escalation import api as ack_api
-from controlplane.auth import TokenRegistry
-from controlplane.clock import ManualClock
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, AlertRepository, Database
 from controlplane.web.console import ack_link
-from controlplane.web.errors import install_error_handlers
-from controlplane.web.serving import Served, ServerGroup
+from smsplatform.clock import ManualClock
+from smsplatform.http.errors import install_error_handlers
+from smsplatform.http.serving import Served, ServerGroup
+from smsplatform.http.tokens import TokenRegistry
 
 FIRED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 GROUP = '{}/{severity="critical"}:{alertname="SupplierDeliveryDrop"}'
@@ -68,7 +68,7 @@ class World:
 @asynccontextmanager
 async def ack_world(sqlite_url: str) -> AsyncIterator[World]:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     clock = ManualClock(FIRED)
     store = EscalationStore(database)
     tracker = EscalationTracker(store, {CHAIN.name: CHAIN}, clock)

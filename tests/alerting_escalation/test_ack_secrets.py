@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from controlplane.alerting.wiring import build_alerting
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.cli import main
-from controlplane.clock import ManualClock
 from controlplane.settings import AlertingSettings, Settings
-from controlplane.storage import Database
-from controlplane.yamlsource import ConfigError
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsctl.cli import main
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
+from smsplatform.config.yamlsource import ConfigError
 
 ESCALATING_WITH_VOICE = """
 route: {receiver: ops, escalation: page}
@@ -40,7 +40,7 @@ CALLBACK_TOKEN = "voice-callback-token-0123456789"
 @pytest.fixture
 def database(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
-    db.upgrade()
+    db.upgrade(CONTROL_PLANE_HISTORY)
     return db
 
 

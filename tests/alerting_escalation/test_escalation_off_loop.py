@@ -14,8 +14,8 @@ from controlplane.alerting.escalation import (
 )
 from controlplane.alerting.escalation.store import Episode
 from controlplane.alerting.pipeline.escalating import NOT_MUTED, Escalator, Muting
-from controlplane.clock import ManualClock
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, AlertRepository, Database
+from smsplatform.clock import ManualClock
 
 FIRED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 GROUP = '{}:{alertname="SupplierDeliveryDrop"}'
@@ -45,7 +45,7 @@ async def test_a_slow_database_does_not_stall_the_event_loop_during_the_escalati
     sqlite_url: str,
 ) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     clock = ManualClock(FIRED)
     steps = escalator(database, clock)
     beats = 0
@@ -69,7 +69,7 @@ async def test_a_slow_database_does_not_stall_the_event_loop_during_the_escalati
 
 async def test_a_paused_group_keeps_its_steps_for_when_the_mute_ends(sqlite_url: str) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     clock = ManualClock(FIRED)
     steps = escalator(database, clock)
     try:

@@ -13,8 +13,8 @@ from controlplane.alerting.escalation import (
     EscalationTracker,
     NothingToAck,
 )
-from controlplane.clock import ManualClock
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, AlertRepository, Database
+from smsplatform.clock import ManualClock
 
 FIRED = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 GROUP = '{}:{alertname="SupplierDeliveryDrop"}'
@@ -41,7 +41,7 @@ def chains() -> dict[str, Escalation]:
 
 def tracker_on(url: str, clock: ManualClock) -> tuple[EscalationTracker, Acknowledgements]:
     database = Database(url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     store = EscalationStore(database)
     return (
         EscalationTracker(store, chains(), clock),

@@ -17,7 +17,7 @@ from controlplane.alerting.oncall import (
     Schedule,
     UnknownTarget,
 )
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -14,12 +14,12 @@ from controlplane.alerting.config import (
 )
 from controlplane.alerting.escalation import Acknowledgements, EscalationStore, EscalationTracker
 from controlplane.alerting.pipeline import AlertingStage, Channel, Escalator, Receiver
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.storage import AlertRepository, Database
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.budget import SlidingWindowBudget
+from smsplatform.clock import ManualClock
 
 
 def notice(labels: Mapping[str, str], state: AlertState, at: datetime) -> AlertNotice:

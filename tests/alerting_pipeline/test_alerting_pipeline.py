@@ -18,11 +18,11 @@ from pipeline_helpers import (
 
 from controlplane.alerting.config import InhibitRule, parse_matcher
 from controlplane.alerting.pipeline import AlertingStage, SilenceRepository
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState, fingerprint
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, AlertRepository, Database
 from notifiers.base import Outcome
 from notifiers.budget import SlidingWindowBudget
+from smsplatform.clock import ManualClock
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
@@ -31,7 +31,7 @@ RESOLVED = AlertState.RESOLVED
 @pytest.fixture
 def database(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
-    db.upgrade()
+    db.upgrade(CONTROL_PLANE_HISTORY)
     return db
 
 
@@ -345,7 +345,7 @@ async def test_a_group_that_does_not_escalate_gets_no_ack_link(database: Databas
 
 async def test_restart_does_not_resend_on_mariadb(mariadb_url: str) -> None:
     database = Database(mariadb_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     clock = ManualClock()
     robot = RecordingChannel("dingtalk")
     target = route(wait=5, interval=60)

@@ -7,9 +7,9 @@ import pytest
 from pipeline_helpers import RecordingChannel, notice, paging_stage, run_for
 
 from controlplane.alerting.escalation import EscalationStore
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.clock import ManualClock
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
@@ -19,7 +19,7 @@ LABELS = {"alertname": "SupplierDown", "instance": "a"}
 @pytest.fixture
 def database(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
-    db.upgrade()
+    db.upgrade(CONTROL_PLANE_HISTORY)
     return db
 
 

@@ -11,10 +11,10 @@ from pipeline_helpers import RecordingChannel, make_stage, notice, route
 from controlplane.alerting.pipeline import NotificationLog
 from controlplane.alerting.pipeline.notification_log import SENT, Claim, Finished, digest
 from controlplane.alerting.pipeline.outbox import batches
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
-from controlplane.storage import AlertRepository, Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, AlertRepository, Database
 from notifiers.base import Notification, NotifyResult, Outcome
+from smsplatform.clock import ManualClock
 
 FIRING = AlertState.FIRING
 
@@ -22,7 +22,7 @@ FIRING = AlertState.FIRING
 @pytest.fixture
 def database(database_url: str) -> Database:
     db = Database(database_url)
-    db.upgrade()
+    db.upgrade(CONTROL_PLANE_HISTORY)
     return db
 
 

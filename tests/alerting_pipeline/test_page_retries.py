@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from controlplane.alerting.config import Escalation, EscalationStep
 from controlplane.alerting.pipeline.page_retry import PageRetry
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.settings import Settings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from notifiers.base import Notification, NotifyResult, Outcome
+from smsplatform.clock import ManualClock
 
 FIRING = AlertState.FIRING
 RESOLVED = AlertState.RESOLVED
@@ -31,7 +31,7 @@ CHAINS = {
 @pytest.fixture
 def database(database_url: str) -> Database:
     db = Database(database_url)
-    db.upgrade()
+    db.upgrade(CONTROL_PLANE_HISTORY)
     return db
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
+from smsplatform.clock import ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ADMIN = "posted-alerts-admin-token-0123"

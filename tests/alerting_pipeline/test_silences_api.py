@@ -12,18 +12,18 @@ from fastapi import FastAPI
 
 from controlplane.alerting.pipeline import SilenceRepository
 from controlplane.alerting.pipeline.silence_commands import (
-    SilenceCommandError,
     add_silence,
     expire_silence,
     format_silences,
     list_silences,
 )
 from controlplane.alerting.pipeline.silences_api import router
-from controlplane.auth import TokenRegistry
-from controlplane.clock import ManualClock
-from controlplane.storage import Database
-from controlplane.web.errors import install_error_handlers
-from controlplane.web.serving import Served, ServerGroup
+from controlplane.api_client import ApiRefused
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.clock import ManualClock
+from smsplatform.http.errors import install_error_handlers
+from smsplatform.http.serving import Served, ServerGroup
+from smsplatform.http.tokens import TokenRegistry
 
 OPERATOR = "operator-token-for-tests"
 INGEST = "ingest-token-for-tests"
@@ -33,7 +33,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 async def api(sqlite_url: str) -> AsyncIterator[str]:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
@@ -119,5 +119,5 @@ async def test_silence_commands_add_list_and_expire_over_http(api: str) -> None:
     assert "supplier=~'ali.*'" in format_silences(listed)
     expired = await asyncio.to_thread(expire_silence, api, OPERATOR, created["id"])
     assert expired["state"] == "expired"
-    with pytest.raises(SilenceCommandError, match="field ends_at"):
+    with pytest.raises(ApiRefused, match="field ends_at"):
         await asyncio.to_thread(add_silence, api, OPERATOR, ["a=b"], -60, "me", "", NOW)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.storage import AlertRepository, Database
 from controlplane.web.app import create_app
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
+from smsplatform.clock import ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ADMIN = "stop-history-admin-token-0123456"

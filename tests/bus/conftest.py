@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from controlplane.bus import Bus, JetStreamBus, MemoryBus
+from smsplatform.bus import Bus, JetStreamBus, MemoryBus
 
 
 @pytest.fixture(params=["memory", "jetstream"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from controlplane.bus import Delivery, MemoryBus, Subscription
+from smsplatform.bus import Delivery, MemoryBus, Subscription
 
 ANY = "*"
 

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from controlplane.bus import RECEIPTS, SUBMITTED, Bus, Delivery, JetStreamBus, MemoryBus, make_bus
-from controlplane.bus.base import Subscription
-from controlplane.clock import ManualClock, system_clock
+from smsplatform.bus import RECEIPTS, SUBMITTED, Bus, Delivery, JetStreamBus, MemoryBus, make_bus
+from smsplatform.bus.base import Subscription
+from smsplatform.clock import ManualClock, system_clock
 
 # Short enough that redelivery tests stay fast, long enough for a JetStream round trip.
 ACK_WAIT = 0.4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nats
 import pytest
 
-from controlplane.bus import (
+from smsplatform.bus import (
     RECEIPTS,
     SUBMIT,
     SUBMITTED,
@@ -15,7 +15,7 @@ from controlplane.bus import (
     PublishFailed,
     Subscription,
 )
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 
 async def drain(subscription: Subscription) -> list[bytes]:

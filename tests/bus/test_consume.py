@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from prometheus_client import CollectorRegistry
 
-from controlplane.bus import RECEIPTS, Delivery
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.consumer_metrics import ConsumerCollector
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
+from smsplatform.bus import RECEIPTS, Delivery
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.consumer_metrics import ConsumerCollector
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
 from tests.bus.faulty_bus import FaultyBus
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from controlplane.bus import JetStreamBus
+from smsplatform.bus import JetStreamBus
 
 
 async def test_a_cancelled_fetch_loop_stops_while_messages_keep_arriving(

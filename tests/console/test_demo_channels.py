@@ -6,12 +6,12 @@ from pathlib import Path
 
 from controlplane.alerting.config import load_alerting_config
 from controlplane.alerting.wiring import build_alerting
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import system_clock
-from controlplane.demo_channels import demo_channels
 from controlplane.settings import AlertingSettings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from controlplane.web.console import running_fakes
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import system_clock
+from testbench.demo.channels import demo_channels
 
 CONTROL_URL = "http://127.0.0.1:8080"
 
@@ -37,7 +37,7 @@ async def test_an_alerting_config_of_ones_own_is_kept_and_no_fake_starts(tmp_pat
 
 async def test_the_demo_makes_the_secrets_acks_need_so_make_run_starts(sqlite_url: str) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     async with demo_channels(AlertingSettings(), CONTROL_URL) as channels:
         settings = channels.alerting
         assert settings.ack_secret is not None and settings.voice_callback_token is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from controlplane.storage import Database, ReceiptRepository
+from controlplane.storage import Database, ReceiptArchive
 
 ADMIN = "cli-test-admin-token-0123"
 
@@ -46,7 +46,7 @@ def start(tmp_path: Path, port: int, extra_env: dict[str, str]) -> subprocess.Po
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("SMSCTL_")}
     env = {**inherited, "SMSCTL_DATABASE__URL": f"sqlite:///{tmp_path}/cp.db", **extra_env}
     return subprocess.Popen(
-        [sys.executable, "-m", "controlplane.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "smsctl.cli", "run", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -88,7 +88,7 @@ def test_sigterm_drains_accepted_receipts_into_storage(tmp_path: Path) -> None:
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "stopping: draining the bus to storage" in output
     assert 'msg="stopped"' in output
-    assert ReceiptRepository(Database(f"sqlite:///{tmp_path}/cp.db")).count() == 20_000
+    assert ReceiptArchive(Database(f"sqlite:///{tmp_path}/cp.db")).count() == 20_000
 
 
 def test_without_a_configured_admin_token_one_is_generated_and_printed(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_a_bad_settings_file_stops_start_up_naming_file_and_line(tmp_path: Path)
     config = tmp_path / "smsctl.yaml"
     config.write_text("server:\n  port: 8080\n  hots: 0.0.0.0\n")
     result = subprocess.run(
-        [sys.executable, "-m", "controlplane.cli", "--config", str(config), "run"],
+        [sys.executable, "-m", "smsctl.cli", "--config", str(config), "run"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from freezegun import freeze_time
 
-from controlplane.clock import ManualClock, system_clock
+from smsplatform.clock import ManualClock, system_clock
 
 
 def test_the_system_clock_follows_freezegun() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from controlplane.contracts import (
+from smsplatform.contracts import (
     ContractError,
     Receipt,
     SupplierLog,

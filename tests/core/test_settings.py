@@ -8,7 +8,7 @@ import pytest
 
 from controlplane.auth import build_tokens
 from controlplane.settings import load_settings
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ from typing import Any
 from outcome_checks import wait_for
 from system_world import RunningSystem
 
-from controlplane.demo import OUT_OF_TRAFFIC, supplier_states
+from testbench.demo.scenario import OUT_OF_TRAFFIC, supplier_states
 
 Table = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """The whole system in this process for an end-to-end scenario: send tier, control plane, four
 simulated suppliers and a webhook receiver for notifications, on a bus and database of choice.
 
-The wiring is what `make run` starts (controlplane/system.py), with test settings: fast
+The wiring is what `make run` starts (smsctl/system.py), with test settings: fast
 simulators, short rule windows, alerts to a webhook fake, free ports, and either the memory
 bus + SQLite or JetStream (a stream of its own, deleted at the end) + the test's MariaDB.
 """
@@ -18,18 +18,25 @@ from typing import Any
 
 import httpx
 
-from controlplane.bus import JetStreamBus
-from controlplane.clock import Clock, system_clock
 from controlplane.service import ControlPlane
-from controlplane.settings import BusSettings, DatabaseSettings, Settings
+from controlplane.settings import Settings
 from controlplane.web.app import create_app
-from controlplane.web.serving import Served, ServerGroup
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
-from sendtier.demo import DemoPlatform, DemoPorts, demo_platform, platform_from, stand_in_simulators
 from sendtier.stack import RunningServices, make_sendtier_bus, running_services
-from sendtier.suppliers.sim import FaultPlan, RunningSimulator
-from sendtier.suppliers.sim.server import running_simulator
+from smsplatform.bus import JetStreamBus
+from smsplatform.clock import Clock, system_clock
+from smsplatform.config.settings import BusSettings, DatabaseSettings
+from smsplatform.http.serving import Served, ServerGroup
+from testbench.demo.platform import (
+    DemoPlatform,
+    DemoPorts,
+    demo_platform,
+    platform_from,
+    stand_in_simulators,
+)
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
+from testbench.simulators import FaultPlan, RunningSimulator
+from testbench.simulators.server import running_simulator
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -36,7 +36,7 @@ from system_world import (
     running_system,
 )
 
-from controlplane.demo import degraded_plan
+from testbench.demo.scenario import degraded_plan
 
 RATE = 60.0  # messages/s over all suppliers: 8/s for aliyun to each carrier
 WARM_UP_S = 3.0  # healthy traffic first: the health model learns the usual rates and delays

@@ -21,7 +21,7 @@ from route_checks import out_of_traffic, wait_for_route_states
 from steady_traffic import steady_traffic
 from system_world import FAST_PLAN, Backend, RunningSystem, running_system
 
-from controlplane.demo import degraded_plan
+from testbench.demo.scenario import degraded_plan
 
 BASE_RATE = 45.0  # messages/s, so about as many receipts/s
 # Receipts per second that enter and leave each level: tripled traffic crosses `sample`'s.

@@ -9,9 +9,9 @@ from steady_traffic import steady_traffic
 from system_world import ADMIN_TOKEN, memory_backend, running_system
 
 from controlplane.actions.cutover_settings import CutoverSettings
-from controlplane.cli import main
-from controlplane.demo import DemoTargets, failback_timeout_s, run_scenario_a
 from controlplane.settings import load_settings
+from smsctl.cli import main
+from testbench.demo.scenario import DemoTargets, failback_timeout_s, run_scenario_a
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 from prometheus_harness import MetricsExporter, PrometheusServer
 
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.loader import load_rules_text
@@ -19,6 +18,7 @@ from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.health import RuleHealth
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.engine.windows import WindowStore
+from smsplatform.clock import ManualClock
 
 Alerts = list[tuple[str, AlertState, dict[str, str]]]
 

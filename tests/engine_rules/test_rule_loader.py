@@ -19,7 +19,7 @@ from controlplane.engine.rules import (
     load_rules_text,
     rule_files,
 )
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 

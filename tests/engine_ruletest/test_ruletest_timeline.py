@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from textwrap import dedent
 
-from controlplane.contracts import Receipt, SubmitResult
 from controlplane.engine.ruletest import EventGenerator, load_test_file, timeline
 from controlplane.engine.ruletest.timeline import EPOCH
+from smsplatform.contracts import Receipt, SubmitResult
 
 
 def generators(tmp_path: Path, events: str) -> list[EventGenerator]:

@@ -17,9 +17,9 @@ from test_rule_engine_service import (
     settings,
 )
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.web.app import create_app
+from smsplatform.clock import ManualClock
 from tests.bus.faulty_bus import FaultyBus
 
 WINDOWS_RECEIPTS = "windows-receipts"

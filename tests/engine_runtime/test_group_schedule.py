@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from metrics_text import sample
 from test_rule_engine_service import HEADERS, T0, running, settings
 
-from controlplane.clock import ManualClock
 from controlplane.engine.runtime.engine import PACE_S
+from smsplatform.clock import ManualClock
 
 TWO_GROUPS = """
 groups:

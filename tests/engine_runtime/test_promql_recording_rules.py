@@ -19,7 +19,7 @@ from prometheus_harness import (
 )
 from test_rule_engine_service import HEADERS, evaluate, running, settings
 
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 __all__ = ["metrics_exporter", "prometheus", "start_prometheus"]  # fixtures used below
 

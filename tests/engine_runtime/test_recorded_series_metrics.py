@@ -7,8 +7,8 @@ from pathlib import Path
 from metrics_text import sample
 from test_rule_engine_service import evaluate, feed, receipts, running, settings
 
-from controlplane.clock import ManualClock
 from controlplane.settings import Settings
+from smsplatform.clock import ManualClock
 
 RECORDING_RULE = """
 groups:

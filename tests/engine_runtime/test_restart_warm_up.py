@@ -16,7 +16,7 @@ from test_rule_engine_service import (
     settings,
 )
 
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 WINDOW_S = 60  # DELIVERY_RULE's window
 

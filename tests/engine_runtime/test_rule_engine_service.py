@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
-from controlplane.clock import ManualClock
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.web.app import create_app
+from smsplatform.clock import ManualClock
 
 TOKEN = "engine-admin-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"}

@@ -18,7 +18,7 @@ from test_rule_engine_service import (
     settings,
 )
 
-from controlplane.clock import ManualClock
+from smsplatform.clock import ManualClock
 
 PROMQL_RULE = """
 groups:

@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from window_events import T0, clock_at_t0, receipt
 
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt
 from controlplane.engine import (
     Bucket,
     PartialBuckets,
@@ -18,6 +16,8 @@ from controlplane.engine import (
     decode_partials,
     encode_partials,
 )
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt
 
 SPECS = [
     WindowSpec("receipts", ("supplier", "carrier"), window_s=60),

@@ -7,7 +7,6 @@ import random
 import pytest
 from window_events import clock_at_t0, probe, receipt, submit, supplier_log
 
-from controlplane.clock import ManualClock
 from controlplane.engine import (
     CelEvaluationError,
     CelExpression,
@@ -15,6 +14,7 @@ from controlplane.engine import (
     WindowSpec,
     WindowStore,
 )
+from smsplatform.clock import ManualClock
 
 RECEIPTS = WindowSpec("receipts", ("supplier", "carrier"), window_s=60)
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from window_events import clock_at_t0, probe, receipt, submit, supplier_log
 
-from controlplane.clock import ManualClock
 from controlplane.engine import OTHER, WindowSpec, WindowStore
+from smsplatform.clock import ManualClock
 
 BY_SUPPLIER_CARRIER = WindowSpec("receipts", ("supplier", "carrier"), window_s=60)
 

@@ -23,8 +23,6 @@ from msgspec.structs import replace
 from prometheus_client import CollectorRegistry
 from window_events import T0, clock_at_t0
 
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt
 from controlplane.engine import WindowSpec, WindowStore, decode_partials, encode_partials
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
@@ -34,6 +32,8 @@ from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.sink import AlertNotice
 from sendtier.persist.degradation import sample_point
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt
 
 RATIO = 0.25
 WEIGHT = 1 / RATIO

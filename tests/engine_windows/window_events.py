@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from controlplane.clock import ManualClock
-from controlplane.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 _ids = itertools.count()

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from ingest_helpers import INGEST_TOKEN, NDJSON, auth, ndjson, receipt, settings_for
 
-from controlplane.bus import RECEIPTS
-from controlplane.clock import Clock, ManualClock, system_clock
 from controlplane.service import ControlPlane
-from controlplane.storage import Database, ReceiptRepository
+from controlplane.storage import Database, ReceiptArchive
 from controlplane.web.app import create_app
+from smsplatform.bus import RECEIPTS
+from smsplatform.clock import Clock, ManualClock, system_clock
 from tests.bus.faulty_bus import FaultyBus
 
 PERSIST_RECEIPTS = "persist-receipts"
@@ -50,7 +50,7 @@ def post_receipts(client: TestClient, first: int, count: int) -> None:
 
 def test_the_persister_keeps_storing_after_a_failed_fetch(sqlite_url: str) -> None:
     bus = FaultyBus()
-    stored = ReceiptRepository(Database(sqlite_url))
+    stored = ReceiptArchive(Database(sqlite_url))
     with running_on(bus, sqlite_url) as (client, _):
         bus.fail_next_fetches(3, durable=PERSIST_RECEIPTS)
         eventually(lambda: bus.failed_fetches[PERSIST_RECEIPTS] == 3)
@@ -67,7 +67,7 @@ def test_an_unreadable_message_is_dropped_and_the_receipts_after_it_are_stored(
     sqlite_url: str,
 ) -> None:
     bus = FaultyBus()
-    stored = ReceiptRepository(Database(sqlite_url))
+    stored = ReceiptArchive(Database(sqlite_url))
     with running_on(bus, sqlite_url) as (client, _):
         client.portal.call(bus.publish, RECEIPTS, b"\xc1 not msgpack")  # type: ignore[union-attr]
 
@@ -83,7 +83,7 @@ def test_a_persister_that_cannot_fetch_is_named_by_healthz_until_the_bus_is_back
 ) -> None:
     bus = FaultyBus()
     clock = ManualClock()
-    stored = ReceiptRepository(Database(sqlite_url))
+    stored = ReceiptArchive(Database(sqlite_url))
     with running_on(bus, sqlite_url, clock) as (client, _):
         bus.fail_fetches(PERSIST_RECEIPTS)
         post_receipts(client, 0, 10)

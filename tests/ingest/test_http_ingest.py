@@ -16,11 +16,11 @@ from ingest_helpers import (
     settings_for,
 )
 
-from controlplane.storage import Database, ReceiptRepository, SubmitResultRepository
+from controlplane.storage import Database, ReceiptArchive, SubmitResultArchive
 
 
-def stored_receipts(url: str) -> ReceiptRepository:
-    return ReceiptRepository(Database(url))
+def stored_receipts(url: str) -> ReceiptArchive:
+    return ReceiptArchive(Database(url))
 
 
 def test_a_batch_posted_twice_is_stored_once(database_url: str) -> None:
@@ -74,7 +74,7 @@ def test_a_json_array_and_a_single_object_are_accepted(sqlite_url: str) -> None:
         )
         assert (one.status_code, many.status_code) == (202, 202)
         assert many.json() == {"accepted": 2}
-    [stored] = SubmitResultRepository(Database(sqlite_url)).for_message("m-2")
+    [stored] = SubmitResultArchive(Database(sqlite_url)).for_message("m-2")
     assert stored.error_code == "isv.BUSINESS_LIMIT_CONTROL"
     assert stored.at.isoformat() == "2026-11-25T00:00:00+00:00"
 

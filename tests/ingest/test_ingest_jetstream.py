@@ -6,8 +6,8 @@ import asyncio
 
 from ingest_helpers import INGEST_TOKEN, NDJSON, auth, ndjson, receipt, running, settings_for
 
-from controlplane.bus import JetStreamBus
-from controlplane.storage import Database, ReceiptRepository
+from controlplane.storage import Database, ReceiptArchive
+from smsplatform.bus import JetStreamBus
 
 
 def test_receipts_flow_through_jetstream_into_mariadb_once(
@@ -31,7 +31,7 @@ def test_receipts_flow_through_jetstream_into_mariadb_once(
             }
     finally:
         asyncio.run(_delete_stream(nats_url, unique_name))
-    assert ReceiptRepository(Database(mariadb_url)).count() == 1000
+    assert ReceiptArchive(Database(mariadb_url)).count() == 1000
 
 
 async def _delete_stream(url: str, name: str) -> None:

@@ -17,7 +17,7 @@ from ingest_helpers import (
 from test_consumer_outages import running_on
 
 from controlplane.service import ControlPlane
-from controlplane.storage import Database, ReceiptRepository
+from controlplane.storage import Database, ReceiptArchive
 from controlplane.web.app import create_app
 from tests.bus.faulty_bus import FaultyBus
 
@@ -44,7 +44,7 @@ def test_ingest_with_the_bus_down_answers_503_with_retry_after_and_json(sqlite_u
     assert "retry" in refused.json()["error"]
     assert 'smsctl_events_rejected_total{kind="receipts",reason="unavailable"} 10.0' in metrics
     assert retried.status_code == 202
-    assert ReceiptRepository(Database(sqlite_url)).count() == 10
+    assert ReceiptArchive(Database(sqlite_url)).count() == 10
 
 
 async def test_a_chunked_body_over_the_cap_is_refused_on_a_route_that_reads_it_whole(

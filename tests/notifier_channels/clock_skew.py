@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 
 class SkewedFirstReadClock:

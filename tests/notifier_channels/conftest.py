@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from controlplane.bus import MemoryBus
+from smsplatform.bus import MemoryBus
 
 
 @pytest.fixture

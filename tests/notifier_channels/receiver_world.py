@@ -15,8 +15,8 @@ from controlplane.alerting.channels import (
 )
 from controlplane.alerting.config import parse_alerting_config
 from controlplane.alerting.pipeline.delivery import Delivery, deliver
-from controlplane.clock import ManualClock
 from notifiers.base import Notification
+from smsplatform.clock import ManualClock
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ROUTE = """

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from controlplane.bus import ROUTING, MemoryBus
-from controlplane.contracts import Route, RouteEntry, RoutingTable, SupplierState
 from sendtier.dispatch.routing_feed import encode_routing_table
 from sendtier.settings import SendTierSettings
 from sendtier.stack import running_services
-from sendtier.suppliers.sim import RunningSimulator, SimulatorConfig, running_simulator
+from smsplatform.bus import ROUTING, MemoryBus
+from smsplatform.contracts import Route, RouteEntry, RoutingTable, SupplierState
+from testbench.simulators import RunningSimulator, SimulatorConfig, running_simulator
 
 ALERTS_TOKEN = "alerts-token-0123456789abcdef"
 EJECTED, HEALTHY = "aliyun-main", "tencent-backup"

@@ -24,13 +24,13 @@ from sms_world import (
 )
 
 from controlplane.alerting.wiring import Alerting, build_alerting
-from controlplane.bus import MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.settings import AlertingSettings
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.bus import MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import ManualClock
 
 ALERTING = """
 route:
@@ -82,7 +82,7 @@ async def alerting(
         }
     )
     database = Database(f"sqlite:///{tmp_path}/controlplane.db")
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     # Now, not a fixed instant: the supplier-direct adapters sign with this clock and the
     # simulators check their timestamps against the wall clock.
     clock = ManualClock(datetime.now(UTC))

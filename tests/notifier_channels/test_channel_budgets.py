@@ -15,14 +15,14 @@ from receiver_world import T0, no_sleep, receiver_sender
 from controlplane.alerting.channels import ChannelServices, build_receivers
 from controlplane.alerting.config import parse_alerting_config
 from controlplane.alerting.pipeline import AlertingStage
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import Alert, AlertState, AlertTransition, fingerprint
 from controlplane.engine.runtime.sink import AlertNotice
-from controlplane.storage import Database
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.voice import VoiceFake
-from notifiers.fakes.webhook import WebhookReceiverFake
-from notifiers.fakes.wecom_app import FakeApp, WeComAppFake
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
+from smsplatform.clock import ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.voice import VoiceFake
+from testbench.fakes.webhook import WebhookReceiverFake
+from testbench.fakes.wecom_app import FakeApp, WeComAppFake
 
 KEY_ID, KEY_SECRET, TTS = "LTAIvoice", "voice-secret", "TTS_100001"
 CALLEE = "+8613800138000"
@@ -105,7 +105,7 @@ async def test_wecom_app_messages_past_30_a_minute_to_one_member_are_digested_no
 ) -> None:
     fake, url = wecom_app
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     async with httpx.AsyncClient(timeout=5.0) as client:
         config = parse_alerting_config(WECOM_APP)
         stage = AlertingStage(

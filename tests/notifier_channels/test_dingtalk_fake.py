@@ -12,10 +12,10 @@ import httpx
 import orjson
 import pytest
 
-from controlplane.clock import ManualClock
 from notifiers.dingtalk import DingTalkConfig, DingTalkNotifier, dingtalk_signature
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
+from smsplatform.clock import ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
 
 SECRET = "SECfake0c5ad5e2b4b7e9f9c3d2a1e0f"
 STARTED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,7 +11,6 @@ import pytest
 from clock_skew import AnswerLog, SkewedFirstReadClock
 from notifier_samples import notification
 
-from controlplane.clock import Clock, ManualClock
 from notifiers.base import NotifyResult, Outcome
 from notifiers.dingtalk import (
     DingTalkConfig,
@@ -20,8 +19,9 @@ from notifiers.dingtalk import (
     dingtalk_signature,
     is_stale_timestamp,
 )
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
+from smsplatform.clock import Clock, ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
 
 SECRET = "SECb1f0c5ad5e2b4b7e9f9c3d2a1e0f+/=="
 

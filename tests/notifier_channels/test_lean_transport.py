@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.httpwire import ConnectionPool
 from notifiers.base import NotifyResult, Outcome
-from notifiers.fakes.server import running_fake
 from notifiers.transport import new_client, request
+from smsplatform.http.wire import ConnectionPool
+from testbench.fakes.server import running_fake
 
 Message = dict[str, Any]
 

@@ -10,12 +10,12 @@ from notifier_samples import notification
 from receiver_world import T0, send_through
 
 from controlplane.alerting.config import parse_alerting_config
-from controlplane.clock import ManualClock
-from controlplane.yamlsource import ConfigError
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
-from notifiers.fakes.wecom import WeComRobotFake
+from smsplatform.clock import ManualClock
+from smsplatform.config.yamlsource import ConfigError
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
+from testbench.fakes.wecom import WeComRobotFake
 
 TOKEN, SECRET, KEY = "ops-robot", "SECops-robot-secret", "ops-wecom-key"
 DINGTALK = """

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pytest
 from notifier_samples import notification
 
-from controlplane.clock import ManualClock
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.budget import EndpointBudgets, SlidingWindowBudget
 from notifiers.retry import send_with_retry
+from smsplatform.clock import ManualClock
 
 
 @dataclass

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from notifier_samples import notification
 
-from controlplane.clock import ManualClock
 from notifiers.base import Outcome
 from notifiers.dingtalk import DingTalkConfig, DingTalkNotifier
-from notifiers.fakes.dingtalk import DingTalkFake, FakeRobot
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
 from notifiers.webhook import WebhookConfig, WebhookNotifier
 from notifiers.wecom import WeComRobotConfig, WeComRobotNotifier
+from smsplatform.clock import ManualClock
+from testbench.fakes.dingtalk import DingTalkFake, FakeRobot
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 PATH_SECRET = "T0001-B0002-pathsecret0123"
 QUERY_SECRET = "querysecret4567"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controlplane.cli import main
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.voice import VoiceFake
+from smsctl.cli import main
+from testbench.fakes.server import running_fake
+from testbench.fakes.voice import VoiceFake
 
 KEY_ID, KEY_SECRET, TTS = "LTAIvoice", "voice-secret", "TTS_100001"
 ON_CALL = "+8613800138000"

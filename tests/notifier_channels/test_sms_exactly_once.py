@@ -10,14 +10,14 @@ import pytest
 from notifier_samples import notification
 from send_api_world import ALERTS_TOKEN, API_URL, Fault, SendApiWorld, send_api_world
 
-from controlplane.clock import ManualClock
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.retry import send_with_retry
 from notifiers.sms import SmsConfig, SmsNotifier
 from notifiers.sms_direct import AlertTemplate, DirectSms
-from sendtier.api.templates import Template
 from sendtier.settings import TemplateSettings
-from sendtier.suppliers.base import Balance, SubmitErrorClass, SubmitOutcome, SubmitRequest
+from smsplatform.clock import ManualClock
+from suppliers.base import Balance, SubmitErrorClass, SubmitOutcome, SubmitRequest
+from suppliers.templates import Template
 
 PHONES = ("13800138000", "13900139000")
 

@@ -23,20 +23,20 @@ from sms_world import (
 )
 
 from controlplane.actions.routing_store import RoutingStore
-from controlplane.alerting.sms_direct_setup import direct_sms
 from controlplane.alerting.supplier_feed import SupplierHealthFeed
 from controlplane.alerting.supplier_health import SupplierHealth
 from controlplane.alerting.wiring import build_alerting
-from controlplane.bus import SUBMIT, MemoryBus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import system_clock
-from controlplane.contracts import OutboundMessage
 from controlplane.settings import AlertingSettings
-from controlplane.storage import Database
-from controlplane.yamlsource import ConfigError
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from notifiers.base import Outcome
 from notifiers.sms import SmsConfig, SmsNotifier
+from notifiers.sms_direct_setup import direct_sms
 from sendtier.settings import SendTierSettings
+from smsplatform.bus import SUBMIT, MemoryBus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import system_clock
+from smsplatform.config.yamlsource import ConfigError
+from smsplatform.contracts import OutboundMessage
 
 
 async def no_sleep(_: float) -> None:
@@ -172,7 +172,7 @@ async def test_after_a_restart_the_alert_path_reads_the_routing_table_in_force_f
     # The control plane stored (and published, before this start) a table ejecting aliyun-main;
     # the alert path's durable feed will not be handed that version again.
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(CONTROL_PLANE_HISTORY)
     assert RoutingStore(database).add(table(3, {EJECTED: "ejected", HEALTHY: "active"}), {})
     config = tmp_path / "alerting.yaml"
     config.write_text(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from controlplane.alerting.supplier_health import SubmitSeen, SupplierHealth
-from controlplane.clock import ManualClock
-from controlplane.contracts import Route, RouteEntry, RoutingTable
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

@@ -12,12 +12,12 @@ import pytest
 from clock_skew import AnswerLog, SkewedFirstReadClock
 from notifier_samples import notification
 
-from controlplane.clock import Clock, ManualClock
 from notifiers.base import Notification, Outcome
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.voice import VoiceFake
-from notifiers.fakes.webhook import WebhookReceiverFake
 from notifiers.voice import CallBinder, VoiceConfig, VoiceNotifier
+from smsplatform.clock import Clock, ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.voice import VoiceFake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 KEY_ID, KEY_SECRET, TTS = "LTAI5tVoice", "voice-secret", "TTS_100001"
 

@@ -18,10 +18,10 @@ from fastapi import FastAPI, Request
 from notifier_samples import notification
 from starlette.responses import Response
 
-from controlplane.clock import ManualClock
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.voice import RECEIPT_RETRY_S, PushAttempt, VoiceFake
 from notifiers.voice import VoiceConfig, VoiceNotifier
+from smsplatform.clock import ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.voice import RECEIPT_RETRY_S, PushAttempt, VoiceFake
 
 KEY_ID, KEY_SECRET, TTS = "LTAI5tVoice", "voice-secret", "TTS_100001"
 KEY_PRESS = "300000"
@@ -164,7 +164,7 @@ async def test_receipt_never_taken_is_pushed_on_the_whole_schedule_then_dropped(
     async with answered_call(receiver) as world:
         receiver.then = SERVER_ERROR
         pressed_at = world.clock.now()
-        with caplog.at_level(logging.WARNING, logger="notifiers.fakes.voice"):
+        with caplog.at_level(logging.WARNING, logger="testbench.fakes.voice"):
             await world.fake.press_key(world.call_id, "1")
             await world.fake.settle()
         world.clock.advance(3600)

@@ -10,9 +10,9 @@ import pytest
 from notifier_samples import notification
 
 from notifiers.base import AlertSummary, Outcome
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.webhook import WebhookReceiverFake
 from notifiers.webhook import WebhookConfig, WebhookNotifier, payload
+from testbench.fakes.server import running_fake
+from testbench.fakes.webhook import WebhookReceiverFake
 
 GOLDEN = Path(__file__).parent / "golden" / "webhook_v4.json"
 LABELS = {"severity": "critical", "alertname": "DeliveryRateLow"}

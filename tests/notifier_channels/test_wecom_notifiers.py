@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from notifier_samples import alert, notification
 
-from controlplane.clock import ManualClock
 from notifiers.base import Outcome
-from notifiers.fakes.server import running_fake
-from notifiers.fakes.wecom import WeComRobotFake
-from notifiers.fakes.wecom_app import FakeApp, WeComAppFake
 from notifiers.wecom import WeComRobotConfig, WeComRobotNotifier
 from notifiers.wecom_app import WeComAppConfig, WeComAppNotifier
+from smsplatform.clock import ManualClock
+from testbench.fakes.server import running_fake
+from testbench.fakes.wecom import WeComRobotFake
+from testbench.fakes.wecom_app import FakeApp, WeComAppFake
 
 KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 

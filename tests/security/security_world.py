@@ -19,14 +19,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from controlplane.bus import MemoryBus
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
 from controlplane.storage import Database
 from controlplane.web.app import create_app
-from controlplane.web.serving import Served, ServerGroup
 from sendtier.settings import SendTierSettings
 from sendtier.stack import SERVICES, build_service_app
+from smsplatform.bus import MemoryBus
+from smsplatform.http.serving import Served, ServerGroup
 
 INGEST_TOKEN = "security-ingest-token-0123456789"
 OPERATOR_TOKEN = "security-operator-token-0123456789"

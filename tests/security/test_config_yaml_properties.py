@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from controlplane.alerting.config.loader import load_alerting_config
 from controlplane.engine.rules.loader import load_rule_file
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 durations = st.sampled_from(["30s", "5m", "1h", "-1s", "0s", "1y"]) | st.text(max_size=6)
 RULE = shaped(

@@ -26,9 +26,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from security_world import ADMIN_TOKEN, VOICE_CALLBACK_TOKEN, Stack
 
-from controlplane.contracts import EVENT_KINDS, MAX_FIELDS_NESTING
 from controlplane.storage import Database, SupplierLogRepository
-from controlplane.storage.models import TEXT_CHARS
+from smsplatform.contracts import EVENT_KINDS, MAX_FIELDS_NESTING
+from smsplatform.database.columns import TEXT_CHARS
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CONTENT_TYPES = ["application/x-ndjson", "application/json", "text/plain", ""]

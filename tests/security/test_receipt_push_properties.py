@@ -30,7 +30,7 @@ from security_world import (
     Stack,
 )
 
-from sendtier.suppliers.signing import (
+from suppliers.signing import (
     cmpp_batch_push_signature,
     cmpp_push_signature,
     twilio_signature,

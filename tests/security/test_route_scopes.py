@@ -5,7 +5,7 @@ scope, a send-API tenant token, or public with the reason why. A route the apps 
 table does not list fails the test, and so does a listed route the apps no longer serve: a new
 endpoint cannot ship without someone deciding who may call it.
 
-Not listed: the supplier simulators and the notifier fakes (sendtier/suppliers/sim, notifiers/
+Not listed: the supplier simulators and the notifier fakes (testbench/simulators, notifiers/
 fakes). They stand in for the outside world (suppliers, DingTalk, WeCom, the voice provider) in
 tests and demos, check those parties' own credentials, and are never part of a deployment.
 """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitRequest
+from suppliers.base import SubmitRequest
+from suppliers.settings import SupplierSettings
 
 ALIYUN_SECRET = "aliyun-secret-0123456789"
 TENCENT_SECRET = "tencent-secret-key-0123456789"

@@ -12,12 +12,12 @@ import pytest_asyncio
 from adapter_receiver import running_receiver
 from adapter_settings import CALLBACK_TOKEN, otp_request, supplier
 
-from controlplane.clock import system_clock
-from sendtier.suppliers.base import BatchSubmitAdapter, SubmitErrorClass, SubmitRequest
-from sendtier.suppliers.registry import make_adapter, make_callback_reader
-from sendtier.suppliers.sim.config import SimulatorConfig
-from sendtier.suppliers.sim.plan import parse_plan
-from sendtier.suppliers.sim.server import RunningSimulator, running_simulator
+from smsplatform.clock import system_clock
+from suppliers.base import BatchSubmitAdapter, SubmitErrorClass, SubmitRequest
+from suppliers.registry import make_adapter, make_callback_reader
+from testbench.simulators.config import SimulatorConfig
+from testbench.simulators.plan import parse_plan
+from testbench.simulators.server import RunningSimulator, running_simulator
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FAST = {

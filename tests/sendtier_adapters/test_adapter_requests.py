@@ -21,15 +21,15 @@ from adapter_settings import (
     supplier,
 )
 
-from controlplane.clock import ManualClock
-from sendtier.suppliers.base import Balance, SubmitErrorClass
-from sendtier.suppliers.registry import make_adapter
-from sendtier.suppliers.signing import (
+from smsplatform.clock import ManualClock
+from suppliers.base import Balance, SubmitErrorClass
+from suppliers.registry import make_adapter
+from suppliers.signing import (
     aliyun_rpc_signature_valid,
     cmpp_submit_sign_valid,
     tencent_tc3_authorization_valid,
 )
-from sendtier.suppliers.transport import BalanceUnavailable
+from suppliers.transport import BalanceUnavailable
 
 # One receiver serves the module: starting and stopping uvicorn costs ~0.2 s per test otherwise.
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -14,18 +14,18 @@ import pytest_asyncio
 from adapter_receiver import Recorded, Reply, SupplierReceiver, running_receiver
 from adapter_settings import CALLBACK_TOKEN, otp_request, supplier
 
-from controlplane.clock import system_clock
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import (
+from smsplatform.clock import system_clock
+from suppliers.base import (
     CallbackReader,
     SubmitErrorClass,
     SubmitRequest,
     SupplierAdapter,
 )
-from sendtier.suppliers.registry import make_adapter, make_callback_reader
-from sendtier.suppliers.sim.config import SimulatorConfig
-from sendtier.suppliers.sim.plan import parse_plan
-from sendtier.suppliers.sim.server import RunningSimulator, running_simulator
+from suppliers.registry import make_adapter, make_callback_reader
+from suppliers.settings import SupplierSettings
+from testbench.simulators.config import SimulatorConfig
+from testbench.simulators.plan import parse_plan
+from testbench.simulators.server import RunningSimulator, running_simulator
 
 C = SubmitErrorClass
 # No latency and receipts due at once, so a test runs in milliseconds.

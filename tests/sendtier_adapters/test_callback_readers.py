@@ -10,8 +10,8 @@ import orjson
 import pytest
 from adapter_settings import CALLBACK_TOKEN, CMPP_SECRET, TWILIO_TOKEN, supplier
 
-from sendtier.suppliers.registry import make_callback_reader
-from sendtier.suppliers.signing import (
+from suppliers.registry import make_callback_reader
+from suppliers.signing import (
     cmpp_batch_push_signature,
     cmpp_push_signature,
     twilio_signature,

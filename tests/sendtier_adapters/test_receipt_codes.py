@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sendtier.suppliers.receipt_codes import failed_report_status, smpp_stat_status
+from suppliers.receipt_codes import failed_report_status, smpp_stat_status
 
 # The carrier-code table of §4, row by row.
 CARRIER_CODES = {

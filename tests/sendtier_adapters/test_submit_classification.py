@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sendtier.suppliers import aliyun, cmpp, tencent, twilio
-from sendtier.suppliers.base import SubmitErrorClass as C
-from sendtier.suppliers.submit_codes import class_for_http_status
+from suppliers import aliyun, cmpp, tencent, twilio
+from suppliers.base import SubmitErrorClass as C
+from suppliers.submit_codes import class_for_http_status
 
 ALIYUN = {
     "isv.BUSINESS_LIMIT_CONTROL": C.RECIPIENT_LIMIT,

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from adapter_settings import CALLBACK_TOKEN, supplier
 
-from controlplane.clock import ManualClock
-from controlplane.yamlsource import ConfigError
-from sendtier.suppliers.aliyun import AliyunCallbackReader
-from sendtier.suppliers.cmpp import CmppCallbackReader
-from sendtier.suppliers.registry import make_adapter, make_callback_reader
-from sendtier.suppliers.tencent import TencentCallbackReader
-from sendtier.suppliers.twilio import TwilioCallbackReader
+from smsplatform.clock import ManualClock
+from smsplatform.config.yamlsource import ConfigError
+from suppliers.aliyun import AliyunCallbackReader
+from suppliers.cmpp import CmppCallbackReader
+from suppliers.registry import make_adapter, make_callback_reader
+from suppliers.tencent import TencentCallbackReader
+from suppliers.twilio import TwilioCallbackReader
 
 CLOCK = ManualClock(datetime(2026, 11, 25, tzinfo=UTC))
 

@@ -11,12 +11,12 @@ import httpx
 import msgspec
 from fastapi import FastAPI
 
-from controlplane.bus import SUBMIT, MemoryBus, Subscription
-from controlplane.clock import ManualClock
-from controlplane.contracts import OutboundMessage
-from controlplane.storage import Database
 from sendtier.api import create_api_app
 from sendtier.settings import SendTierSettings
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import SUBMIT, MemoryBus, Subscription
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import OutboundMessage
 
 SHOP_TOKEN = "shop-token-0123456789abcdef"
 BANK_TOKEN = "bank-token-0123456789abcdef"
@@ -109,7 +109,7 @@ async def serving(
     clock = clock or ManualClock()
     database = Database(settings.database.url)
     if migrate:
-        database.upgrade()
+        database.upgrade(SENDTIER_HISTORY)
     bus = bus or MemoryBus(clock=clock)
     await bus.start()
     submitted = await bus.subscribe(SUBMIT, "test-observer")

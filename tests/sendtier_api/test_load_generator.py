@@ -13,24 +13,24 @@ import pytest
 import uvicorn
 from sendtier_api_helpers import SHOP_TOKEN, api_settings
 
-from controlplane.bus import SUBMIT, MemoryBus
-from controlplane.clock import system_clock
-from controlplane.storage import Database
 from sendtier.api import create_api_app
-from sendtier.load import (
+from sendtier.settings import SendTierSettings
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import SUBMIT, MemoryBus
+from smsplatform.clock import system_clock
+from testbench.load import (
     CARRIER_PREFIXES,
     add_load_arguments,
     parse_duration,
     parse_mix,
     run_load,
 )
-from sendtier.settings import SendTierSettings
 
 
 @asynccontextmanager
 async def served(settings: SendTierSettings) -> AsyncIterator[tuple[str, MemoryBus]]:
     database = Database(settings.database.url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     bus = MemoryBus(clock=system_clock)
     await bus.start()
     app = create_api_app(settings, bus, database, system_clock)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sendtier_api_helpers import BANK_TOKEN, SHOP_TOKEN, api_settings, auth, otp, serving
 
-from controlplane.storage.api_repositories import IdempotencyKeyRepository
+from sendtier.storage.api_repositories import IdempotencyKeyRepository
 
 
 def keyed(key: str, token: str = SHOP_TOKEN) -> dict[str, str]:

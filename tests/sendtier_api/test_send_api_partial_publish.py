@@ -11,9 +11,9 @@ from typing import Any
 
 from sendtier_api_helpers import api_settings, auth, otp, serving
 
-from controlplane.bus import SUBMIT, MemoryBus, PublishFailed
-from controlplane.clock import ManualClock
-from controlplane.storage.api_repositories import IdempotencyKeyRepository
+from sendtier.storage.api_repositories import IdempotencyKeyRepository
+from smsplatform.bus import SUBMIT, MemoryBus, PublishFailed
+from smsplatform.clock import ManualClock
 
 
 class FlakyBus(MemoryBus):

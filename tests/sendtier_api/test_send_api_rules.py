@@ -9,13 +9,13 @@ import pytest
 from phonenumbers import PhoneNumber, PhoneNumberFormat
 from phonenumbers.phonenumberutil import PhoneNumberType
 
-from controlplane.clock import ManualClock
 from sendtier.api.ids import MessageIdFactory
 from sendtier.api.ratelimit import LimitExceeded, NumberCounters, TenantBuckets, Window
-from sendtier.api.segments import count_segments
-from sendtier.api.templates import Template, TemplateParamError
 from sendtier.api.validation import InvalidPhone, parse_mobile
 from sendtier.settings import TemplateSettings
+from smsplatform.clock import ManualClock
+from suppliers.segments import count_segments
+from suppliers.templates import Template, TemplateParamError
 
 MOBILE, FIXED_LINE_OR_MOBILE = PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from sendtier_api_helpers import BANK_TOKEN, api_settings, auth, otp, serving
 
-from controlplane.contracts import OutboundMessage, Receipt, SubmitResult
-from controlplane.storage import (
+from sendtier.storage import (
     MessageRepository,
     ReceiptRepository,
     StoredMessage,
     SubmitResultRepository,
 )
+from smsplatform.contracts import OutboundMessage, Receipt, SubmitResult
 
 
 def store(repository: MessageRepository, message: OutboundMessage) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controlplane.storage import Database
-from controlplane.storage.api_repositories import IdempotencyKeyRepository, OptOutRepository
+from sendtier.storage import SENDTIER_HISTORY, Database
+from sendtier.storage.api_repositories import IdempotencyKeyRepository, OptOutRepository
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -17,7 +17,7 @@ DAY = timedelta(days=1)
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     yield database
     database.dispose()
 

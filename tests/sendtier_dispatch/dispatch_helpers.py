@@ -12,19 +12,19 @@ from typing import Any
 
 import msgspec
 
-from controlplane.bus import SUBMIT, SUBMITTED, SUPPLIER_LOGS, Bus
-from controlplane.clock import Clock, ManualClock
-from controlplane.contracts import (
+from sendtier.dispatch import Dispatcher
+from sendtier.settings import SendTierSettings
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import SUBMIT, SUBMITTED, SUPPLIER_LOGS, Bus
+from smsplatform.clock import Clock, ManualClock
+from smsplatform.contracts import (
     MessageClass,
     OutboundMessage,
     SubmitResult,
     SupplierLog,
     decode_batch,
 )
-from controlplane.storage import Database
-from sendtier.dispatch import Dispatcher
-from sendtier.settings import SendTierSettings
-from sendtier.suppliers.base import Balance, SubmitErrorClass, SubmitOutcome, SubmitRequest
+from suppliers.base import Balance, SubmitErrorClass, SubmitOutcome, SubmitRequest
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 CALLBACK_BASE = "http://receipts.test:8083"
@@ -206,7 +206,7 @@ def dispatch_database() -> Iterator[Database]:
     """A migrated SQLite database of its own, for the dispatcher's submitted markers."""
     with tempfile.TemporaryDirectory(prefix="dispatch-") as directory:
         database = Database(f"sqlite:///{directory}/dispatch.db")
-        database.upgrade()
+        database.upgrade(SENDTIER_HISTORY)
         try:
             yield database
         finally:

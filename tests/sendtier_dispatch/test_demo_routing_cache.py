@@ -7,12 +7,12 @@ from pathlib import Path
 
 from dispatch_helpers import T0, ScriptedSupplier, running, wait_for
 
-from controlplane.bus import ROUTING, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import Route, RouteEntry, RoutingTable
-from controlplane.settings import BusSettings, DatabaseSettings
-from sendtier.demo import DemoPorts, demo_platform, routing_cache_path
 from sendtier.dispatch import encode_routing_table
+from smsplatform.bus import ROUTING, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.config.settings import BusSettings, DatabaseSettings
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
+from testbench.demo.platform import DemoPorts, demo_platform, routing_cache_path
 
 
 def test_the_demo_keeps_the_routing_table_beside_its_sqlite_database(tmp_path: Path) -> None:

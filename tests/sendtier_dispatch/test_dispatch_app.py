@@ -15,10 +15,10 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import ROUTING, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import Route, RouteEntry, RoutingTable
 from sendtier.dispatch import create_dispatch_app, encode_routing_table
+from smsplatform.bus import ROUTING, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
 
 
 async def test_endpoints_show_health_metrics_and_the_routing_table() -> None:

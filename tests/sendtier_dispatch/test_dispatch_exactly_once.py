@@ -26,10 +26,10 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import SUBMIT, SUBMITTED, JetStreamBus, MemoryBus, PublishFailed
-from controlplane.clock import ManualClock, SystemClock
-from controlplane.storage import Database
 from sendtier.dispatch import Dispatcher
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import SUBMIT, SUBMITTED, JetStreamBus, MemoryBus, PublishFailed
+from smsplatform.clock import ManualClock, SystemClock
 
 SETTINGS = settings_for([route("*", "otp", {"alpha": 1})], {"alpha": {}})
 
@@ -87,7 +87,7 @@ def handled(dispatcher: Dispatcher, disposition: str) -> float:
 @pytest.fixture
 def database(database_url: str) -> Database:
     migrated = Database(database_url)
-    migrated.upgrade()
+    migrated.upgrade(SENDTIER_HISTORY)
     return migrated
 
 
@@ -192,7 +192,7 @@ async def test_on_jetstream_a_lost_result_answer_and_a_redelivery_send_nothing_t
     clock = SystemClock()
     settings = settings_for([route("*", "otp", {"alpha": 1})], {"alpha": {}}, ack_wait_s=1.0)
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     alpha = ScriptedSupplier("alpha", clock)
     reader = EventReader(jetstream)
     async with running(settings, jetstream, [alpha], clock=clock, database=database) as dispatcher:

@@ -20,11 +20,11 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import ROUTING, JetStreamBus
-from controlplane.clock import SystemClock
-from controlplane.contracts import Route, RouteEntry, RoutingTable
 from sendtier.dispatch import encode_routing_table
-from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
+from smsplatform.bus import ROUTING, JetStreamBus
+from smsplatform.clock import SystemClock
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
+from suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
 from sendtier.dispatch import Dispatcher, create_dispatch_app
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
 
 
 async def scrape(client: httpx.AsyncClient) -> str:

@@ -23,10 +23,10 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import SUBMIT, MemoryBus
-from controlplane.clock import ManualClock
 from sendtier.dispatch import Dispatcher
-from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
+from smsplatform.bus import SUBMIT, MemoryBus
+from smsplatform.clock import ManualClock
+from suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
 
 Script = Callable[[SubmitRequest], SubmitOutcome]
 ACCEPT: Script = lambda _: accepted()  # noqa: E731

@@ -22,10 +22,10 @@ from dispatch_helpers import (
     wait_for,
 )
 
-from controlplane.bus import ROUTING, SUBMIT, SUBMITTED, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import Route, RouteEntry, RoutingTable
 from sendtier.dispatch import encode_routing_table
+from smsplatform.bus import ROUTING, SUBMIT, SUBMITTED, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
 
 TWO_SUPPLIERS: dict[str, dict[str, object]] = {"alpha": {}, "beta": {}}
 

@@ -14,12 +14,12 @@ from dispatch_helpers import (
     settled,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import system_clock
 from sendtier.dispatch import Dispatcher
 from sendtier.settings import SendTierSettings
-from sendtier.suppliers.registry import make_adapter
-from sendtier.suppliers.sim import SimulatorConfig, running_simulator
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import system_clock
+from suppliers.registry import make_adapter
+from testbench.simulators import SimulatorConfig, running_simulator
 
 ACCOUNTS: dict[str, dict[str, Any]] = {
     "aliyun-main": {

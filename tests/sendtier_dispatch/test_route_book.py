@@ -8,9 +8,9 @@ from collections import Counter
 
 from dispatch_helpers import T0
 
-from controlplane.contracts import Route, RouteEntry, RoutingTable
 from sendtier.dispatch import RouteBook, table_from_settings
 from sendtier.settings import RouteSettings
+from smsplatform.contracts import Route, RouteEntry, RoutingTable
 
 PICKS = 20_000
 

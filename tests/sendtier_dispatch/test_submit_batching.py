@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from dispatch_helpers import T0, ScriptedSupplier, accepted, failed, settings_for
 
-from controlplane.clock import ManualClock
 from sendtier.dispatch.calls import SupplierCaller
 from sendtier.dispatch.limits import THROTTLE_BACKOFF_S, SupplierGates
 from sendtier.dispatch.metrics import DispatchMetrics
-from sendtier.suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
+from smsplatform.clock import ManualClock
+from suppliers.base import SubmitErrorClass, SubmitOutcome, SubmitRequest
 
 C = SubmitErrorClass
 

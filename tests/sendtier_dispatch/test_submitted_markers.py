@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 from dispatch_helpers import T0, dispatch_database
 
-from controlplane.clock import ManualClock
-from controlplane.contracts import SubmitResult
-from controlplane.storage import Database
-from controlplane.storage.dispatch_repositories import SubmittedMarkerRepository
 from sendtier.dispatch.submitted import RETENTION, SubmittedMarkers
+from sendtier.storage import Database
+from sendtier.storage.dispatch_repositories import SubmittedMarkerRepository
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import SubmitResult
 
 
 class CountingRepository(SubmittedMarkerRepository):

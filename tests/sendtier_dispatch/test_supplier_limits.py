@@ -10,8 +10,8 @@ from sendtier.dispatch.limits import (
     SupplierGates,
     TokenBucket,
 )
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitErrorClass
+from suppliers.base import SubmitErrorClass
+from suppliers.settings import SupplierSettings
 
 
 def gates(**knobs: float) -> SupplierGates:

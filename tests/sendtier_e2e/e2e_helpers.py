@@ -19,9 +19,9 @@ import httpx
 import yaml
 from sqlalchemy import text
 
-from controlplane.settings import BusSettings, DatabaseSettings
-from controlplane.storage import Database
-from sendtier.demo import DemoPlatform, DemoPorts, demo_platform, platform_from
+from sendtier.storage import Database
+from smsplatform.config.settings import BusSettings, DatabaseSettings
+from testbench.demo.platform import DemoPlatform, DemoPorts, demo_platform, platform_from
 
 # Suppliers that answer at once and report within about a second (expired messages too: their
 # validity is a second), in batched pushes where the dialect batches (Twilio posts one status
@@ -224,7 +224,7 @@ def assert_each_sent_once_with_its_receipt(stored: Stored, accepted: Sequence[st
 # --- the send tier as processes, started with its CLI ------------------------------------------
 @dataclass
 class Processes:
-    """Processes started with `python -m sendtier <command>`, their logs in `workdir`."""
+    """Processes started with `python -m smsctl.cli sendtier <command>`, their logs in `workdir`."""
 
     workdir: Path
     running: dict[str, subprocess.Popen[bytes]]
@@ -264,7 +264,16 @@ def sendtier_processes(
         for name, extra in commands.items():
             with (config.parent / f"{name}.log").open("wb") as log:
                 processes.running[name] = subprocess.Popen(
-                    [sys.executable, "-m", "sendtier", name, "--config", str(config), *extra],
+                    [
+                        sys.executable,
+                        "-m",
+                        "smsctl.cli",
+                        "sendtier",
+                        name,
+                        "--config",
+                        str(config),
+                        *extra,
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

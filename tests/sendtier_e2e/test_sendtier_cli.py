@@ -19,11 +19,11 @@ from e2e_helpers import (
     write_settings,
 )
 
-from controlplane.storage import Database
-from controlplane.yamlsource import ConfigError
-from sendtier.cli import add_sendtier_commands
-from sendtier.demo import platform_from
 from sendtier.settings import load_sendtier_settings
+from sendtier.storage import Database
+from smsctl.sendtier_cli import add_sendtier_commands
+from smsplatform.config.yamlsource import ConfigError
+from testbench.demo.platform import platform_from
 
 
 def run_command(argv: list[str]) -> int:

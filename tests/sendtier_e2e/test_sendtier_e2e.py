@@ -26,9 +26,9 @@ from e2e_helpers import (
     write_settings,
 )
 
-from controlplane.bus import JetStreamBus
-from controlplane.storage import Database
 from sendtier.stack import running_services
+from sendtier.storage import Database
+from smsplatform.bus import JetStreamBus
 
 MESSAGES = 10_000
 

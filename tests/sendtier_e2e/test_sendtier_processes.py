@@ -25,8 +25,8 @@ from e2e_helpers import (
     write_settings,
 )
 
-from controlplane.bus import JetStreamBus
-from controlplane.storage import Database
+from sendtier.storage import Database
+from smsplatform.bus import JetStreamBus
 
 MESSAGES = 200
 

@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controlplane.bus import Bus
-from controlplane.clock import Clock
-from controlplane.contracts import DegradationPolicy, OutboundMessage, Receipt, SubmitResult
-from controlplane.storage import Database
 from sendtier.persist import PersistService
 from sendtier.settings import SendTierSettings
+from sendtier.storage import Database
+from smsplatform.bus import Bus
+from smsplatform.clock import Clock
+from smsplatform.contracts import DegradationPolicy, OutboundMessage, Receipt, SubmitResult
 
 T0 = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 ACK_WAIT_S = 5.0

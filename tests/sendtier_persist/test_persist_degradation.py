@@ -9,12 +9,12 @@ import msgspec
 import pytest
 from persist_helpers import T0, metric, policy, receipt, running, settings_for
 
-from controlplane.bus import DEGRADATION, RECEIPTS, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt, encode_batch
-from controlplane.storage import Database, ReceiptRepository
 from sendtier.persist import DegradationGate
 from sendtier.persist.degradation import sample_point
+from sendtier.storage import SENDTIER_HISTORY, Database, ReceiptRepository
+from smsplatform.bus import DEGRADATION, RECEIPTS, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt, encode_batch
 
 MARKETING = range(0, 2000)
 NOTIFICATION = range(2000, 2100)
@@ -32,7 +32,7 @@ async def bus() -> AsyncIterator[MemoryBus]:
 @pytest.fixture
 def database(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
-    db.upgrade()
+    db.upgrade(SENDTIER_HISTORY)
     return db
 
 

@@ -21,16 +21,17 @@ from persist_helpers import (
     submit_result,
 )
 
-from controlplane.bus import RECEIPTS, SUBMIT, SUBMITTED, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import encode_batch
-from controlplane.storage import (
+from sendtier.persist import PersistService, create_persist_app
+from sendtier.storage import (
+    SENDTIER_HISTORY,
     Database,
     MessageRepository,
     ReceiptRepository,
     SubmitResultRepository,
 )
-from sendtier.persist import PersistService, create_persist_app
+from smsplatform.bus import RECEIPTS, SUBMIT, SUBMITTED, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import encode_batch
 from tests.bus.faulty_bus import FaultyBus
 
 
@@ -51,7 +52,7 @@ async def bus(bus_clock: ManualClock) -> AsyncIterator[MemoryBus]:
 @pytest.fixture
 def database(database_url: str) -> Database:
     db = Database(database_url)
-    db.upgrade()
+    db.upgrade(SENDTIER_HISTORY)
     return db
 
 
@@ -155,7 +156,7 @@ async def test_a_payload_that_fits_no_contract_is_counted_and_skipped(
 
 def test_the_app_reports_health_and_metrics(sqlite_url: str) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     bus = MemoryBus()
     asyncio.run(bus.start())
     service = PersistService(settings_for(sqlite_url), bus, database)
@@ -172,7 +173,7 @@ def test_the_app_reports_health_and_metrics(sqlite_url: str) -> None:
 
 def test_the_app_counts_requests_by_route_template_and_code(sqlite_url: str) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     bus = MemoryBus()
     asyncio.run(bus.start())
     service = PersistService(settings_for(sqlite_url), bus, database)
@@ -190,7 +191,7 @@ def test_a_storage_consumer_the_bus_keeps_failing_is_named_by_healthz_and_metric
     sqlite_url: str,
 ) -> None:
     database = Database(sqlite_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     bus = FaultyBus()
     asyncio.run(bus.start())
     clock = ManualClock(T0)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text
 
-from controlplane.contracts import SubmitResult
-from controlplane.storage import (
+from sendtier.storage import (
+    SENDTIER_HISTORY,
     Database,
     MessageRepository,
     OrphanReceipt,
@@ -18,6 +18,7 @@ from controlplane.storage import (
     StoredMessage,
     SubmitResultRepository,
 )
+from smsplatform.contracts import SubmitResult
 
 T0 = datetime(2026, 5, 4, 9, 0, 0, 250000, tzinfo=UTC)
 
@@ -25,7 +26,7 @@ T0 = datetime(2026, 5, 4, 9, 0, 0, 250000, tzinfo=UTC)
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
-    db.upgrade()
+    db.upgrade(SENDTIER_HISTORY)
     yield db
     db.dispose()
 
@@ -163,7 +164,7 @@ def test_rows_written_before_0002_get_attempt_1(database_url: str) -> None:
             )
         )
 
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
 
     [stored] = SubmitResultRepository(database).for_message("old-1")
     assert (stored.attempt, stored.supplier_message_id, stored.error_class) == (1, None, None)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controlplane.storage import Database, TakenReport, TakenReportRepository
+from sendtier.storage import SENDTIER_HISTORY, Database, TakenReport, TakenReportRepository
 
 T0 = datetime(2026, 7, 1, 4, 0, 0, 125000, tzinfo=UTC)
 
@@ -15,7 +15,7 @@ T0 = datetime(2026, 7, 1, 4, 0, 0, 125000, tzinfo=UTC)
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
-    db.upgrade()
+    db.upgrade(SENDTIER_HISTORY)
     yield db
     db.dispose()
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from gateway_helpers import T0
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database
+from sendtier.storage import SENDTIER_HISTORY, Database
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ async def bus() -> AsyncIterator[MemoryBus]:
 @pytest.fixture
 def database(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
-    db.upgrade()
+    db.upgrade(SENDTIER_HISTORY)
     return db
 
 

@@ -14,20 +14,20 @@ import orjson
 import uvicorn
 from fastapi import FastAPI
 
-from controlplane.bus import RECEIPTS, SUBMITTED, Bus
-from controlplane.clock import Clock
-from controlplane.contracts import (
+from sendtier.receipts import ReceiptGatewayService, create_receipt_gateway_app
+from sendtier.settings import SendTierSettings
+from sendtier.storage import Database
+from smsplatform.bus import RECEIPTS, SUBMITTED, Bus
+from smsplatform.clock import Clock
+from smsplatform.contracts import (
     OutboundMessage,
     Receipt,
     SubmitResult,
     decode_batch,
     encode_batch,
 )
-from controlplane.storage import Database
-from sendtier.receipts import ReceiptGatewayService, create_receipt_gateway_app
-from sendtier.settings import SendTierSettings
-from sendtier.suppliers.registry import make_callback_reader
-from sendtier.suppliers.signing import twilio_signature
+from suppliers.registry import make_callback_reader
+from suppliers.signing import twilio_signature
 
 T0 = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
 PUBLIC_URL = "https://receipts.example.com"

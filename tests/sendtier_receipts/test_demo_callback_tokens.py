@@ -9,11 +9,14 @@ import orjson
 import pytest
 from gateway_helpers import gateway, metric, publish_submits, published, submit_result, until
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock, system_clock
-from controlplane.settings import BusSettings, DatabaseSettings
-from controlplane.storage import Database
-from sendtier.demo import (
+from sendtier.storage import Database
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock, system_clock
+from smsplatform.config.settings import BusSettings, DatabaseSettings
+from suppliers.base import SubmitRequest
+from suppliers.registry import make_adapter
+from suppliers.settings import SupplierSettings
+from testbench.demo.platform import (
     ALIYUN_CODES,
     TENCENT_CODES,
     DemoPlatform,
@@ -23,10 +26,7 @@ from sendtier.demo import (
     running_simulators,
     stand_in_simulators,
 )
-from sendtier.settings import SupplierSettings
-from sendtier.suppliers.base import SubmitRequest
-from sendtier.suppliers.registry import make_adapter
-from sendtier.suppliers.sim import FaultPlan
+from testbench.simulators import FaultPlan
 
 # Simulators on free ports, answering at once; receipts wait for a flush.
 ANY_PORT = DemoPorts(simulators=(0, 0, 0, 0))

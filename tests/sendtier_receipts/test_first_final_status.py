@@ -17,10 +17,10 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import SUBMIT, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database, MessageRepository, ReceiptRepository
 from sendtier.persist import PersistService
+from sendtier.storage import Database, MessageRepository, ReceiptRepository
+from smsplatform.bus import SUBMIT, MemoryBus
+from smsplatform.clock import ManualClock
 
 # Alibaba-style, known only by the addresses it pushes from (the tests push from 127.0.0.1).
 ALIYUN_FAR = "aliyun-far"

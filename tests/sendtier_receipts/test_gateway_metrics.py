@@ -15,9 +15,9 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import SUBMITTED, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database
+from sendtier.storage import Database
+from smsplatform.bus import SUBMITTED, MemoryBus
+from smsplatform.clock import ManualClock
 
 DELAY = 'sendtier_receipt_delay_seconds_bucket{carrier="cucc",le="%s",supplier="aliyun-main"}'
 

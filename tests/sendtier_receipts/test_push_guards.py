@@ -19,12 +19,12 @@ from gateway_helpers import (
     submit_result,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database, SubmitResultRepository
-from controlplane.yamlsource import ConfigError
 from sendtier.stack import build_service_app
-from sendtier.suppliers.signing import cmpp_push_signature
+from sendtier.storage import Database, SubmitResultRepository
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.config.yamlsource import ConfigError
+from suppliers.signing import cmpp_push_signature
 
 CMPP = "cmpp-main"
 CMPP_SECRET = "cmpp-secret-0123456789"

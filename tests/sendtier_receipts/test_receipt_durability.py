@@ -20,11 +20,11 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database, OrphanReceiptRepository
 from sendtier.receipts import ReceiptGatewayService
-from sendtier.suppliers.registry import make_callback_reader
+from sendtier.storage import Database, OrphanReceiptRepository
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
+from suppliers.registry import make_callback_reader
 
 
 async def test_reports_held_when_the_gateway_stops_are_published_after_its_restart(

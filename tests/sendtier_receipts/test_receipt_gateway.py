@@ -21,10 +21,10 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import Receipt
-from controlplane.storage import Database, OrphanReceiptRepository, SubmitResultRepository
+from sendtier.storage import Database, OrphanReceiptRepository, SubmitResultRepository
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import Receipt
 
 
 async def test_a_report_echoing_our_id_becomes_a_receipt_with_the_submits_details(

@@ -24,9 +24,9 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.storage import Database, SubmitResultRepository, TakenReportRepository
+from sendtier.storage import Database, SubmitResultRepository, TakenReportRepository
+from smsplatform.bus import MemoryBus
+from smsplatform.clock import ManualClock
 
 ALIYUN_OK = {"code": 0, "msg": "接收成功"}
 

@@ -24,11 +24,11 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import DEGRADATION, MemoryBus
-from controlplane.clock import ManualClock
-from controlplane.contracts import DegradationLevel, DegradationPolicy, MessageClass, Receipt
-from controlplane.storage import Database
 from sendtier.persist.degradation import DegradationGate, sample_point
+from sendtier.storage import Database
+from smsplatform.bus import DEGRADATION, MemoryBus
+from smsplatform.clock import ManualClock
+from smsplatform.contracts import DegradationLevel, DegradationPolicy, MessageClass, Receipt
 
 PUSH_SIZE = 200
 RATIO = 0.25

@@ -19,15 +19,16 @@ from gateway_helpers import (
     until,
 )
 
-from controlplane.bus import SUBMIT, JetStreamBus
-from controlplane.clock import ManualClock
-from controlplane.storage import (
+from sendtier.persist import PersistService
+from sendtier.storage import (
+    SENDTIER_HISTORY,
     Database,
     MessageRepository,
     ReceiptRepository,
     SubmitResultRepository,
 )
-from sendtier.persist import PersistService
+from smsplatform.bus import SUBMIT, JetStreamBus
+from smsplatform.clock import ManualClock
 
 
 async def test_a_pushed_receipt_reaches_mariadb_once_over_jetstream(
@@ -37,7 +38,7 @@ async def test_a_pushed_receipt_reaches_mariadb_once_over_jetstream(
         mariadb_url, backend="jetstream", url=nats_url, stream=unique_name, namespace=unique_name
     )
     database = Database(mariadb_url)
-    database.upgrade()
+    database.upgrade(SENDTIER_HISTORY)
     bus = JetStreamBus(nats_url, stream=unique_name, namespace=unique_name)
     await bus.start()
     clock = ManualClock(T0 + timedelta(seconds=10))

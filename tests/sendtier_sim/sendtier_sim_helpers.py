@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from controlplane.clock import ManualClock
-from sendtier.settings import AliyunAccount, CmppAccount, TencentAccount, TwilioAccount
-from sendtier.suppliers.signing import (
+from smsplatform.clock import ManualClock
+from suppliers.settings import AliyunAccount, CmppAccount, TencentAccount, TwilioAccount
+from suppliers.signing import (
     aliyun_rpc_signature,
     aliyun_timestamp,
     cmpp_submit_sign,

@@ -15,8 +15,8 @@ from sendtier_sim_helpers import (
     send_sms,
 )
 
-from controlplane.clock import ManualClock
-from sendtier.suppliers.sim import RunningSimulator, SimulatorConfig, running_simulator
+from smsplatform.clock import ManualClock
+from testbench.simulators import RunningSimulator, SimulatorConfig, running_simulator
 
 ALIYUN_OK = (200, '{"code":0,"msg":"接收成功"}'.encode())
 

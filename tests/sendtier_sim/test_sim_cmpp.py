@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 from sendtier_sim_helpers import CMPP, cmpp_auth, manual_clock, plan, running_receiver
 
-from controlplane.clock import ManualClock
-from sendtier.suppliers.signing import cmpp_batch_push_signature, cmpp_push_signature_valid
-from sendtier.suppliers.sim import RunningSimulator, SimulatorConfig, running_simulator
+from smsplatform.clock import ManualClock
+from suppliers.signing import cmpp_batch_push_signature, cmpp_push_signature_valid
+from testbench.simulators import RunningSimulator, SimulatorConfig, running_simulator
 
 CONTENT = "【测试签名】您的验证码是1234，5分钟内有效。"
 

@@ -19,15 +19,15 @@ from sendtier_sim_helpers import (
     send_sms,
 )
 
-from controlplane.yamlsource import ConfigError
-from sendtier.suppliers.sim import (
+from smsplatform.config.yamlsource import ConfigError
+from testbench.simulators import (
     PlanRejected,
     RunningSimulator,
     SimulatorConfig,
     create_simulator_app,
     running_simulator,
 )
-from sendtier.suppliers.sim.fleet import SimulatorEntry, default_fleet, load_fleet, serve_fleet
+from testbench.simulators.fleet import SimulatorEntry, default_fleet, load_fleet, serve_fleet
 
 
 async def test_a_new_plan_is_validated_and_a_bad_one_names_its_field() -> None:

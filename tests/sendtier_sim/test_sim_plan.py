@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sendtier_sim_helpers import manual_clock
 
-from controlplane.yamlsource import ConfigError
-from sendtier.carriers import carrier_of
-from sendtier.suppliers.sim import FaultPlan, SimulatorEngine, load_plan, plan_from_yaml
-from sendtier.suppliers.sim.aliyun import PROFILE
-from sendtier.suppliers.sim.plan import Distribution
-from sendtier.suppliers.sim.records import SubmitAttempt
-from sendtier.suppliers.sim.sampling import Sampler
+from smsplatform.config.yamlsource import ConfigError
+from suppliers.carriers import carrier_of
+from testbench.simulators import FaultPlan, SimulatorEngine, load_plan, plan_from_yaml
+from testbench.simulators.aliyun import PROFILE
+from testbench.simulators.plan import Distribution
+from testbench.simulators.records import SubmitAttempt
+from testbench.simulators.sampling import Sampler
 
 PLAN_YAML = """\
 seed: 7

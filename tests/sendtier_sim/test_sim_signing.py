@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sendtier.suppliers.signing import (
+from suppliers.signing import (
     Tc3Authorization,
     aliyun_parse_timestamp,
     aliyun_percent_encode,

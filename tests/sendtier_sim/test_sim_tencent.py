@@ -14,8 +14,8 @@ from sendtier_sim_helpers import (
     tencent_send,
 )
 
-from controlplane.clock import ManualClock
-from sendtier.suppliers.sim import RunningSimulator, SimulatorConfig, running_simulator
+from smsplatform.clock import ManualClock
+from testbench.simulators import RunningSimulator, SimulatorConfig, running_simulator
 
 TENCENT_OK = (200, b'{"result":0,"errmsg":"OK"}')
 

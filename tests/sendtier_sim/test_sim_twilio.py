@@ -14,8 +14,8 @@ from sendtier_sim_helpers import (
     twilio_messages_url,
 )
 
-from sendtier.suppliers.signing import twilio_signature_valid
-from sendtier.suppliers.sim import RunningSimulator, SimulatorConfig, running_simulator
+from suppliers.signing import twilio_signature_valid
+from testbench.simulators import RunningSimulator, SimulatorConfig, running_simulator
 
 US_MOBILE = "+14155552671"
 

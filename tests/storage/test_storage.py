@@ -13,30 +13,37 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import MetaData, event, inspect
 
-from controlplane.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
-from controlplane.storage import (
+from controlplane.storage import CONTROL_PLANE_HISTORY, ProbeResultRepository, SupplierLogRepository
+from controlplane.storage.models import Base as ControlPlaneBase
+from sendtier.storage import (
+    SENDTIER_HISTORY,
     Database,
     MessageRepository,
-    ProbeResultRepository,
     ReceiptRepository,
     StoredMessage,
     SubmitResultRepository,
-    SupplierLogRepository,
 )
-from controlplane.storage.batch import CHUNK_ROWS
-from controlplane.storage.models import Base
+from sendtier.storage.models import Base as SendTierBase
+from smsplatform.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog
+from smsplatform.database.batch import CHUNK_ROWS
+from smsplatform.database.engine import MigrationHistory
 
 T0 = datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=UTC)
-TABLES = {"messages", "receipts", "submit_results", "supplier_logs", "probe_results"}
+# Each owner's history creates its own tables, and only those.
+OWNED: list[tuple[MigrationHistory, MetaData]] = [
+    (CONTROL_PLANE_HISTORY, ControlPlaneBase.metadata),
+    (SENDTIER_HISTORY, SendTierBase.metadata),
+]
 
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated database on the backend under test."""
     db = Database(database_url)
-    db.upgrade()
+    for history, _ in OWNED:
+        db.upgrade(history)
     yield db
     db.dispose()
 
@@ -83,28 +90,42 @@ def count_inserts(database: Database) -> list[str]:
     return inserts
 
 
-def test_migrations_create_every_table_and_a_second_upgrade_changes_nothing(
-    database_url: str,
+@pytest.mark.parametrize(("history", "metadata"), OWNED, ids=[h.name for h, _ in OWNED])
+def test_each_history_creates_its_own_tables_and_a_second_upgrade_changes_nothing(
+    database_url: str, history: MigrationHistory, metadata: MetaData
 ) -> None:
     database = Database(database_url)
-    head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
-    assert database.current_revision() is None
-    database.upgrade()
-    assert database.current_revision() == head
-    assert set(inspect(database.engine).get_table_names()) >= TABLES
-    ReceiptRepository(database).add_batch([receipt(1)])
+    head = ScriptDirectory.from_config(database.alembic_config(history)).get_current_head()
+    assert database.current_revision(history) is None
+    database.upgrade(history)
+    assert database.current_revision(history) == head
+    tables = set(inspect(database.engine).get_table_names())
+    assert tables - {history.version_table} == set(metadata.tables)
 
-    database.upgrade()
+    database.upgrade(history)
 
-    assert database.current_revision() == head
-    assert ReceiptRepository(database).count() == 1
+    assert database.current_revision(history) == head
     database.dispose()
 
 
-def test_the_hand_written_migration_matches_the_models(database: Database) -> None:
+def test_a_second_upgrade_keeps_the_rows(database: Database) -> None:
+    ReceiptRepository(database).add_batch([receipt(1)])
+    for history, _ in OWNED:
+        database.upgrade(history)
+    assert ReceiptRepository(database).count() == 1
+
+
+@pytest.mark.parametrize(("history", "metadata"), OWNED, ids=[h.name for h, _ in OWNED])
+def test_the_hand_written_migrations_match_the_models(
+    database: Database, history: MigrationHistory, metadata: MetaData
+) -> None:
+    def owned(name: str | None, kind: str, _parent: Any) -> bool:
+        return kind != "table" or name in metadata.tables
+
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        opts = {"compare_type": True, "include_name": owned}
+        context = MigrationContext.configure(connection, opts=opts)
+        assert compare_metadata(context, metadata) == []
 
 
 def test_a_batch_of_receipts_reads_back_equal_with_microseconds_in_utc(

@@ -9,7 +9,7 @@ from typing import TextIO
 from controlplane.alerting.config.loader import load_alerting_config
 from controlplane.alerting.config.matchers import MatcherError, MatchOp, parse_matcher
 from controlplane.alerting.config.routes import receivers_for
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 
 def alerting_check_command(

@@ -30,7 +30,13 @@ from controlplane.alerting.config.templates import read_templates
 from controlplane.alerting.config.timeintervals import NamedTimeInterval, read_named_interval
 from controlplane.alerting.oncall import OnCall, read_oncall
 from controlplane.engine.rules.fields import Path
-from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml, parse_yaml
+from smsplatform.config.yamlsource import (
+    ConfigError,
+    ConfigProblem,
+    YamlDocument,
+    load_yaml,
+    parse_yaml,
+)
 
 _TOP_KEYS = (
     "global",

@@ -11,8 +11,8 @@ from controlplane.alerting.config.receivers import Receiver
 from controlplane.alerting.config.routes import Route
 from controlplane.alerting.config.timeintervals import NamedTimeInterval
 from controlplane.alerting.oncall import OnCall
-from controlplane.yamlsource import ConfigProblem
 from notifiers.templates import Templates, default_templates
+from smsplatform.config.yamlsource import ConfigProblem
 
 DEFAULT_RESOLVE_TIMEOUT_S = 300.0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.engine.rules.fields import FieldReader, Path
-from controlplane.yamlsource import ConfigProblem, YamlDocument
+from smsplatform.config.yamlsource import ConfigProblem, YamlDocument
 
 
 class ConfigReader(FieldReader):

@@ -10,7 +10,7 @@ import phonenumbers
 from controlplane.alerting.config.http_config import read_authorization, read_file_setting
 from controlplane.alerting.config.reader import ConfigReader
 from controlplane.engine.rules.fields import Path
-from notifiers.redact import safe_url
+from smsplatform.redact import safe_url
 
 ONCALL_PREFIX = "oncall:"
 

@@ -14,8 +14,8 @@ from typing import Literal
 
 from controlplane.alerting.escalation.redial import CallEnded, CallOutcome, RedialBook
 from controlplane.alerting.escalation.store import AckedEpisode, EpisodeState, EscalationStore
-from controlplane.clock import Clock
 from controlplane.storage.alerts import AlertRepository
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from controlplane.alerting.escalation.acks import (
     NothingToAck,
     Via,
 )
-from controlplane.auth import Principal
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import request_body
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import request_body
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 DEFAULT_LINK_TTL = timedelta(hours=24)
 LINK_PATH = "/v1/ack"

@@ -10,13 +10,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Table, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from controlplane.storage.database import Database
 from controlplane.storage.escalation_models import (
     EscalationAlertRow,
     EscalationRow,
     EscalationStepRow,
     VoiceCallRow,
 )
+from smsplatform.database.engine import Database
 
 EPISODES: Table = EscalationRow.__table__  # type: ignore[assignment]
 ALERTS: Table = EscalationAlertRow.__table__  # type: ignore[assignment]

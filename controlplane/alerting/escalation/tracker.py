@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from controlplane.alerting.config import Escalation, EscalationStep
 from controlplane.alerting.escalation.store import Episode, EscalationStore
-from controlplane.clock import Clock
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request
 
 from controlplane.alerting.escalation.acks import Acknowledgements, NothingToAck
 from controlplane.alerting.escalation.redial import CallEnded
-from controlplane.contracts import NESTED_TOO_DEEPLY
-from controlplane.web.body_limit import read_capped
-from controlplane.web.errors import ApiError
-from controlplane.web.openapi_bodies import msgspec_schema, request_body
-from controlplane.web.responses import JsonResponse
 from notifiers.voice import FINAL_STATUS
+from smsplatform.contracts import NESTED_TOO_DEEPLY
+from smsplatform.http.body_limit import read_capped
+from smsplatform.http.errors import ApiError
+from smsplatform.http.openapi_bodies import msgspec_schema, request_body
+from smsplatform.http.responses import JsonResponse
 
 log = logging.getLogger(__name__)
 

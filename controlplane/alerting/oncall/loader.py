@@ -16,7 +16,7 @@ from controlplane.alerting.oncall.schedule import (
     Rotation,
     Schedule,
 )
-from controlplane.yamlsource import ConfigProblem, YamlDocument
+from smsplatform.config.yamlsource import ConfigProblem, YamlDocument
 
 Path = tuple[str | int, ...]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

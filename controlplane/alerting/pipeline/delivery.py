@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from controlplane.alerting.pipeline.model import Channel
-from controlplane.clock import Clock
 from notifiers.base import Notification, NotifyResult, Outcome
 from notifiers.retry import send_with_retry
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -40,9 +40,9 @@ from controlplane.alerting.pipeline.page_retry import (
     due_retries,
     is_failed_page,
 )
-from controlplane.clock import Clock
 from controlplane.storage import AlertRepository
 from notifiers.base import AlertSummary, Notification
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 
 from controlplane.alerting.pipeline.groups import GroupedAlert
-from controlplane.contracts import NESTED_TOO_DEEPLY
 from controlplane.engine.alerts import Alert, AlertState, fingerprint
+from smsplatform.contracts import NESTED_TOO_DEEPLY
 
 # Go's zero time: what a sender writes for "not set".
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)

@@ -6,33 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from controlplane.alerting.config.matchers import parse_matcher
-
-TIMEOUT_S = 10.0
-
-
-class SilenceCommandError(Exception):
-    """The API refused the request; the message is its error body."""
-
-
-def _client(base_url: str, token: str) -> httpx.Client:
-    headers = {"authorization": f"Bearer {token}"}
-    return httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT_S)
-
-
-def _checked(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            message = body.get("error", "")
-            if body.get("field"):
-                message = f"{message} (field {body['field']})"
-        except ValueError:
-            message = response.text
-        raise SilenceCommandError(f"HTTP {response.status_code}: {message}")
-    return response.json()
+from controlplane.api_client import call_api
 
 
 def add_silence(
@@ -54,20 +29,17 @@ def add_silence(
         "created_by": created_by,
         "comment": comment,
     }
-    with _client(base_url, token) as client:
-        result: dict[str, Any] = _checked(client.post("/v1/silences", json=body))
+    result: dict[str, Any] = call_api(base_url, token, "POST", "/v1/silences", body)
     return result
 
 
 def list_silences(base_url: str, token: str) -> list[dict[str, Any]]:
-    with _client(base_url, token) as client:
-        silences: list[dict[str, Any]] = _checked(client.get("/v1/silences"))["silences"]
+    silences: list[dict[str, Any]] = call_api(base_url, token, "GET", "/v1/silences")["silences"]
     return silences
 
 
 def expire_silence(base_url: str, token: str, silence_id: str) -> dict[str, Any]:
-    with _client(base_url, token) as client:
-        result: dict[str, Any] = _checked(client.delete(f"/v1/silences/{silence_id}"))
+    result: dict[str, Any] = call_api(base_url, token, "DELETE", f"/v1/silences/{silence_id}")
     return result
 
 

@@ -13,11 +13,11 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from controlplane.alerting.config.matchers import Matcher, MatcherError, MatchOp
 from controlplane.alerting.pipeline.silences import Silence, SilenceRepository
-from controlplane.auth import Principal
-from controlplane.clock import Clock, system_clock
-from controlplane.web.errors import ApiError
-from controlplane.web.responses import JsonResponse
 from controlplane.web.security import require_scope
+from smsplatform.clock import Clock, system_clock
+from smsplatform.http.errors import ApiError
+from smsplatform.http.responses import JsonResponse
+from smsplatform.http.tokens import Principal
 
 router = APIRouter()
 Operator = Annotated[Principal, Depends(require_scope("operator"))]

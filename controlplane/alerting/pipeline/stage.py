@@ -54,11 +54,11 @@ from controlplane.alerting.pipeline.posted import POSTED_RULE_PREFIX
 from controlplane.alerting.pipeline.posted_store import PostedAlertStore
 from controlplane.alerting.pipeline.ratelimit import DigestPlanner
 from controlplane.alerting.pipeline.silences import Silencer, SilenceRepository
-from controlplane.clock import Clock
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.storage import AlertRepository, Database
 from notifiers.base import Notification
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

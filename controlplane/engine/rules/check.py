@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from controlplane.engine.rules.loader import load_rule_file, rule_files
-from controlplane.yamlsource import ConfigError
+from smsplatform.config.yamlsource import ConfigError
 
 
 def rules_check_command(

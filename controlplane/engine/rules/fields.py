@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from controlplane.engine.rules.durations import DurationError, parse_duration
-from controlplane.yamlsource import ConfigProblem, YamlDocument
+from smsplatform.config.yamlsource import ConfigProblem, YamlDocument
 
 Path = tuple[str | int, ...]
 

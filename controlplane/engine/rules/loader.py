@@ -15,7 +15,13 @@ from controlplane.engine.rules.fields import FieldReader
 from controlplane.engine.rules.fields import Path as KeyPath
 from controlplane.engine.rules.model import DEFAULT_INTERVAL_S, LABEL_NAME, Rule, RuleGroup, RuleSet
 from controlplane.engine.rules.rule_parser import parse_rule
-from controlplane.yamlsource import ConfigError, ConfigProblem, YamlDocument, load_yaml, parse_yaml
+from smsplatform.config.yamlsource import (
+    ConfigError,
+    ConfigProblem,
+    YamlDocument,
+    load_yaml,
+    parse_yaml,
+)
 
 FILE_KEYS: Final = frozenset({"groups"})
 GROUP_KEYS: Final = frozenset({"name", "interval", "rules", "limit", "query_offset", "labels"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final, get_args
 
-from controlplane.contracts import DegradationLevel, MessageClass
 from controlplane.engine.aggregates import VALUES
 from controlplane.engine.alerts import NoDataPolicy
 from controlplane.engine.cel_expr import CelExpression
@@ -38,6 +37,7 @@ from controlplane.engine.rules.model import (
 from controlplane.engine.rules.promql_check import promql_problem
 from controlplane.engine.rules.templates import RuleTemplate, TemplateError, compile_template
 from controlplane.engine.sources import SOURCES as STREAMS
+from smsplatform.contracts import DegradationLevel, MessageClass
 
 PROMETHEUS_ALERT_KEYS: Final = frozenset(
     {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}

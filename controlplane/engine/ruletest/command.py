@@ -27,7 +27,7 @@ from controlplane.engine.ruletest.runner import (
     run_stream_test,
     stream_rules_only,
 )
-from controlplane.yamlsource import ConfigError, ConfigProblem, load_yaml
+from smsplatform.config.yamlsource import ConfigError, ConfigProblem, load_yaml
 
 PASSED, FAILED, BAD_TEST_FILE = 0, 1, 2
 

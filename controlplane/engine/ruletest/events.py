@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
-from controlplane.contracts import (
+from smsplatform.contracts import (
     ContractError,
     ProbeResult,
     Receipt,

@@ -60,7 +60,7 @@ from controlplane.engine.ruletest.model import (
     StreamTest,
 )
 from controlplane.engine.ruletest.timeline import EPOCH
-from controlplane.yamlsource import ConfigError, YamlDocument, load_yaml
+from smsplatform.config.yamlsource import ConfigError, YamlDocument, load_yaml
 
 INPUT_EVENTS: Final = "input_events"
 FILE_KEYS: Final = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})

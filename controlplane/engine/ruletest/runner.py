@@ -17,7 +17,6 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
-from controlplane.clock import ManualClock
 from controlplane.engine.alerts import AlertState
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules.durations import format_duration
@@ -35,6 +34,7 @@ from controlplane.engine.runtime.alert_log import UnsavedAlertLog
 from controlplane.engine.runtime.evaluator import RuleEvaluator
 from controlplane.engine.runtime.sink import AlertNotice
 from controlplane.engine.windows import WindowStore
+from smsplatform.clock import ManualClock
 
 Pairs = tuple[tuple[str, str], ...]
 Case = TypeVar("Case", AlertTestCase, RecordedTestCase)

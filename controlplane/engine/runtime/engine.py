@@ -14,9 +14,6 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from controlplane.bus import Bus
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.clock import Clock
 from controlplane.engine.promql import PrometheusClient, RuleEvaluationMetrics
 from controlplane.engine.rules import load_rule_paths, rule_files
 from controlplane.engine.rules.model import RuleGroup, RuleSet
@@ -28,7 +25,10 @@ from controlplane.engine.runtime.sink import AlertSink
 from controlplane.engine.windows import WindowStore
 from controlplane.settings import PrometheusSettings, RulesSettings
 from controlplane.storage import AlertRepository
-from controlplane.yamlsource import ConfigError
+from smsplatform.bus import Bus
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.clock import Clock
+from smsplatform.config.yamlsource import ConfigError
 
 log = logging.getLogger(__name__)
 

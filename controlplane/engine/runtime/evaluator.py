@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controlplane.clock import Clock
 from controlplane.engine.alerts import (
     Alert,
     AlertLimitExceeded,
@@ -52,6 +51,7 @@ from controlplane.engine.runtime.stream_rules import (
 )
 from controlplane.engine.runtime.warmup import WarmUp, held_during_warm_up
 from controlplane.engine.windows import WindowStore
+from smsplatform.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from controlplane.bus import PROBE_RESULTS, RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
-from controlplane.bus.consume import Batch, Consumer
-from controlplane.bus.liveness import LivenessRegistry
-from controlplane.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog, decode_batch
 from controlplane.engine.windows import WindowStore
+from smsplatform.bus import PROBE_RESULTS, RECEIPTS, SUBMITTED, SUPPLIER_LOGS, Bus
+from smsplatform.bus.consume import Batch, Consumer
+from smsplatform.bus.liveness import LivenessRegistry
+from smsplatform.contracts import ProbeResult, Receipt, SubmitResult, SupplierLog, decode_batch
 
 log = logging.getLogger(__name__)
 

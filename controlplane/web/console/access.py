@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from controlplane.auth import Principal, TokenRegistry
 from controlplane.settings import Scope
 from controlplane.web.security import bearer_token
+from smsplatform.http.tokens import Principal, TokenRegistry
 
 COOKIE = "smsctl_console_token"
 # The API reads alerts with the operator scope and acks with it: the console asks the same.

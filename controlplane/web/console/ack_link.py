@@ -23,10 +23,10 @@ from controlplane.alerting.escalation import (
     SignedLink,
 )
 from controlplane.alerting.escalation.links import LINK_PATH
-from controlplane.web.body_limit import read_capped
 from controlplane.web.console.access import ConsoleRefused, check_same_origin
 from controlplane.web.console.pages import TEMPLATES
-from controlplane.web.errors import ApiError
+from smsplatform.http.body_limit import read_capped
+from smsplatform.http.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from notifiers.fakes.inbox import Inbox
+
+class ReceivedMessage(Protocol):
+    """One request a fake took, as the inbox page shows it."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def body(self) -> Any: ...
+
+    @property
+    def note(self) -> str: ...
+
+
+class Inbox(Protocol):
+    """What a fake received, oldest first (the test benches' fakes keep one)."""
+
+    @property
+    def received(self) -> Sequence[ReceivedMessage]: ...
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from controlplane.alerting.escalation import EscalationStore, NothingToAck
 from controlplane.service import ControlPlane
-from controlplane.web.body_limit import read_capped
 from controlplane.web.console.access import (
     ACK_SCOPE,
     COOKIE,
@@ -29,6 +28,7 @@ from controlplane.web.console.access import (
 )
 from controlplane.web.console.inboxes import running_fakes
 from controlplane.web.rules_api import alert_with_history, alerts_in_force
+from smsplatform.http.body_limit import read_capped
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -1,8 +1,12 @@
-"""Initial schema: messages, receipts, submit results, supplier logs and probe results.
+"""Initial schema: supplier logs and probe results.
 
 Revision ID: 0001
 Revises:
 Create Date: 2026-01-01
+
+Messages, receipts and submit results were created here too until the send tier took its
+tables into a history of its own (sendtier/storage/migrations, st0001): a database built before
+that has them, and the send tier's history takes them over.
 
 Written by hand to match models.py; the types are spelled out here (not imported from the
 models) so this revision keeps creating the same schema when the models change later.
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_type
+from smsplatform.database.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_type
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -32,64 +36,6 @@ def _enum(name: str, nullable: bool = False) -> sa.Column[str]:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "messages",
-        sa.Column("id", sa.String(128), nullable=False),
-        _id("tenant"),
-        sa.Column("phone", sa.String(32), nullable=False),
-        _id("carrier"),
-        _enum("message_class"),
-        _id("template_id"),
-        sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("segments", sa.Integer(), nullable=False),
-        _id("idempotency_key", nullable=True),
-        sa.Column("created_at", utc_type(), nullable=False),
-        _enum("last_status", nullable=True),
-        sa.Column("updated_at", utc_type(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_messages"),
-        sa.UniqueConstraint("tenant", "idempotency_key", name="uq_messages_tenant_idempotency_key"),
-        **MYSQL_TABLE_ARGS,
-    )
-    op.create_index("ix_messages_tenant_created_at", "messages", ["tenant", "created_at"])
-
-    op.create_table(
-        "receipts",
-        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
-        _id("message_id"),
-        _id("supplier"),
-        _id("carrier"),
-        _enum("message_class"),
-        _enum("status"),
-        sa.Column("raw_status", sa.String(255), nullable=True),
-        sa.Column("error_code", sa.String(128), nullable=True),
-        sa.Column("submitted_at", utc_type(), nullable=False),
-        sa.Column("reported_at", utc_type(), nullable=False),
-        sa.Column("received_at", utc_type(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_receipts"),
-        sa.UniqueConstraint("message_id", "status", name="uq_receipts_message_id_status"),
-        **MYSQL_TABLE_ARGS,
-    )
-    op.create_index("ix_receipts_supplier_reported_at", "receipts", ["supplier", "reported_at"])
-
-    op.create_table(
-        "submit_results",
-        sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
-        _id("message_id"),
-        _id("supplier"),
-        _id("carrier"),
-        _enum("message_class"),
-        sa.Column("accepted", sa.Boolean(), nullable=False),
-        sa.Column("error_code", sa.String(128), nullable=True),
-        sa.Column("latency_ms", sa.Double(), nullable=False),
-        sa.Column("at", utc_type(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_submit_results"),
-        sa.UniqueConstraint(
-            "message_id", "supplier", "at", name="uq_submit_results_message_id_supplier_at"
-        ),
-        **MYSQL_TABLE_ARGS,
-    )
-    op.create_index("ix_submit_results_supplier_at", "submit_results", ["supplier", "at"])
-
     op.create_table(
         "supplier_logs",
         sa.Column("id", big_id_type(), autoincrement=True, nullable=False),
@@ -123,5 +69,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("probe_results", "supplier_logs", "submit_results", "receipts", "messages"):
+    for table in ("probe_results", "supplier_logs"):
         op.drop_table(table)

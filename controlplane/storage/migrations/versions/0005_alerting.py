@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
+from smsplatform.database.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0005"
 down_revision: str | None = "0004"

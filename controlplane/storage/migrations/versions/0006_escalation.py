@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_column
+from smsplatform.database.migration_types import MYSQL_TABLE_ARGS, big_id_type, utc_column
 
 revision: str = "0006"
 down_revision: str | None = "0005"

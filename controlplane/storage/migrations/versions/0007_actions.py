@@ -1,5 +1,7 @@
-"""Routing-table and degradation-policy versions written by the control plane's actions, and the
-weight of a receipt stored from a degradation sample.
+"""Routing-table and degradation-policy versions written by the control plane's actions.
+
+(The weight of a receipt stored from a degradation sample was added here too; it is the send
+tier's column now, added by its own history, st0001.)
 
 Revision ID: 0007
 Revises: 0006
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from controlplane.storage.migration_types import MYSQL_TABLE_ARGS, utc_column
+from smsplatform.database.migration_types import MYSQL_TABLE_ARGS, utc_column
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -25,9 +27,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "receipts", sa.Column("weight", sa.Double(), server_default=sa.text("1"), nullable=False)
-    )
     op.create_table(
         "routing_versions",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -57,4 +56,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("degradation_versions")
     op.drop_table("routing_versions")
-    op.drop_column("receipts", "weight")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from controlplane.storage.migration_types import big_id_type
+from smsplatform.database.migration_types import big_id_type
 
 revision: str = "0010"
 down_revision: str | None = "0009"
