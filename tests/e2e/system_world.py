@@ -85,20 +85,21 @@ groups:
         annotations:
           summary: "{{ labels.supplier }} rejects {{ value | percent }} of submits"
       # A silent supplier is cut over 6-9 s after its receipts stop (one overdue span, then
-      # half the next): a 2 s window sees the silence before that, once the receipts still
-      # in flight at the onset are in. As carriers are cut over the supplier's traffic falls
-      # below the volume and the condition ends; keep_firing_for holds the alert until the
-      # alerting stage has told people (on a loaded machine it may hold for only one round).
+      # half the next): a 3 s window sees the silence before that, once the receipts still
+      # in flight at the onset are in, and `for` asks it to last two rounds, so receipts a
+      # loaded machine delivers a second or two late in steady traffic raise nothing. As
+      # carriers are cut over the supplier's traffic falls below the volume and the condition
+      # ends; keep_firing_for holds the alert until the alerting stage has told people.
       - alert: ReceiptsMissing
         source: submits
         by: [supplier]
-        window: 2s
+        window: 3s
         when: accepted >= 6 && receipts.total == 0
-        for: 0s
+        for: 2s
         keep_firing_for: 10s
         labels: {severity: critical}
         annotations:
-          summary: "{{ labels.supplier }} accepted {{ value }} messages in 2s but sent no receipts"
+          summary: "{{ labels.supplier }} accepted {{ value }} messages in 3s but sent no receipts"
   - name: e2e-platform
     interval: 1s
     rules:
