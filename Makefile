@@ -18,6 +18,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: install services lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
