@@ -8,7 +8,7 @@ import asyncio
 import msgspec
 
 from controlplane.actions.cutover_service import CutoverService
-from controlplane.storage import Database
+from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from smsplatform.bus import RECEIPTS, ROUTING, JetStreamBus
 from smsplatform.bus.liveness import LivenessRegistry
 from smsplatform.clock import ManualClock
@@ -24,7 +24,7 @@ async def test_receipts_on_jetstream_cut_a_supplier_over_and_the_table_is_publis
     bus = JetStreamBus(nats_url, stream=unique_name, namespace=unique_name)
     await bus.start()
     database = Database(mariadb_url)
-    await asyncio.to_thread(database.upgrade)
+    await asyncio.to_thread(database.upgrade, CONTROL_PLANE_HISTORY)
     service = CutoverService(
         cutover_settings(), database, bus, RecordingSink(), clock, LivenessRegistry(clock)
     )

@@ -19,6 +19,7 @@ from controlplane.alerting.pipeline import AlertingStage, Channel, Receiver
 from controlplane.settings import DegradationSettings, PrometheusSettings
 from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from notifiers.base import Notification, NotifyResult, Outcome
+from sendtier.storage import SENDTIER_HISTORY
 from smsplatform.bus import RECEIPTS, MemoryBus
 from smsplatform.bus.liveness import LivenessRegistry
 from smsplatform.clock import ManualClock
@@ -162,6 +163,7 @@ async def degradation_world(
     await bus.start()
     database = Database(sqlite_url)
     database.upgrade(CONTROL_PLANE_HISTORY)
+    database.upgrade(SENDTIER_HISTORY)
     clock = ManualClock(T0)
     channel = RecordingChannel()
     route = Route(RouteOptions("ops", group_by=frozenset({"alertname"}), group_wait_s=0))

@@ -15,6 +15,7 @@ from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from sendtier.persist import PersistService
 from sendtier.receipts import ReceiptGatewayService
 from sendtier.settings import SendTierSettings
+from sendtier.storage import SENDTIER_HISTORY
 from smsplatform.bus import RECEIPTS, JetStreamBus
 from smsplatform.bus.liveness import LivenessRegistry
 from smsplatform.clock import ManualClock
@@ -26,6 +27,7 @@ async def test_a_level_change_reaches_the_gateway_and_persistence_and_survives_t
 ) -> None:
     database = Database(mariadb_url)
     database.upgrade(CONTROL_PLANE_HISTORY)
+    database.upgrade(SENDTIER_HISTORY)
     bus = JetStreamBus(nats_url, stream=unique_name, namespace=unique_name)
     await bus.start()
     clock = ManualClock(T0)

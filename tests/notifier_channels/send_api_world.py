@@ -11,9 +11,9 @@ import httpx
 import msgspec
 from fastapi import FastAPI
 
-from controlplane.storage import CONTROL_PLANE_HISTORY, Database
 from sendtier.api import create_api_app
 from sendtier.settings import SendTierSettings
+from sendtier.storage import SENDTIER_HISTORY, Database
 from smsplatform.bus import SUBMIT, MemoryBus, Subscription
 from smsplatform.clock import ManualClock
 from smsplatform.contracts import OutboundMessage
@@ -97,7 +97,7 @@ async def send_api_world(database_url: str) -> AsyncIterator[SendApiWorld]:
     """The send API of the `alerts` tenant, lifespan included, over a fresh memory bus."""
     clock = ManualClock()
     database = Database(database_url)
-    database.upgrade(CONTROL_PLANE_HISTORY)
+    database.upgrade(SENDTIER_HISTORY)
     bus = MemoryBus(clock=clock)
     await bus.start()
     submitted = await bus.subscribe(SUBMIT, "notifier-test")

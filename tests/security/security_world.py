@@ -21,10 +21,10 @@ from fastapi import FastAPI
 
 from controlplane.service import ControlPlane
 from controlplane.settings import Settings
-from controlplane.storage import Database
 from controlplane.web.app import create_app
 from sendtier.settings import SendTierSettings
 from sendtier.stack import SERVICES, build_service_app
+from sendtier.storage import SENDTIER_HISTORY, Database
 from smsplatform.bus import MemoryBus
 from smsplatform.http.serving import Served, ServerGroup
 
@@ -193,7 +193,7 @@ def serving_stack(database_url: str, directory: Path) -> Iterator[Stack]:
         control_plane = ControlPlane(control_plane_settings(database_url, directory), environ={})
         settings = send_tier_settings(database_url)
         database = Database(database_url)
-        await asyncio.to_thread(database.upgrade)
+        await asyncio.to_thread(database.upgrade, SENDTIER_HISTORY)
         bus = MemoryBus()
         await bus.start()
         served = [Served("controlplane", create_app(control_plane))]
