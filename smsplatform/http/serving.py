@@ -61,6 +61,10 @@ class ServerGroup:
                 lifespan="on",
                 log_config=None,
                 access_log=False,
+                # The peer is the connection's address: uvicorn would otherwise take a client's
+                # X-Forwarded-For from any local peer, and the receipt gateway's allow-lists
+                # (and its logs) would see an address the client chose.
+                proxy_headers=False,
                 timeout_graceful_shutdown=5,
             )
             server = _QuietServer(config)

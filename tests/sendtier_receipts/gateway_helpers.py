@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
-import uvicorn
 from fastapi import FastAPI
 
 from sendtier.receipts import ReceiptGatewayService, create_receipt_gateway_app
@@ -26,6 +25,7 @@ from smsplatform.contracts import (
     decode_batch,
     encode_batch,
 )
+from smsplatform.http.serving import Served, ServerGroup
 from suppliers.registry import make_callback_reader
 from suppliers.signing import twilio_signature
 
@@ -115,22 +115,14 @@ def submit_result(n: int, supplier: str = TWILIO, **changes: Any) -> SubmitResul
 
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on a free 127.0.0.1 port, lifespan included, and a client for it."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what made the server fail to start
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    """The app on a free 127.0.0.1 port, served as the services serve it, and a client for it."""
+    group = ServerGroup([Served("receipts", app)])
+    urls = await group.start()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        async with httpx.AsyncClient(base_url=urls["receipts"], timeout=5) as client:
             yield client
     finally:
-        server.should_exit = True
-        await task
+        await group.stop()
 
 
 @asynccontextmanager

@@ -94,6 +94,23 @@ async def test_an_unsigned_supplier_with_an_allow_list_takes_pushes_only_from_it
     assert refused == 1
 
 
+async def test_an_allow_list_reads_the_connections_address_not_a_forwarded_header(
+    database: Database, bus: MemoryBus, clock: ManualClock
+) -> None:
+    suppliers = [supplier("aliyun-far", "aliyun", callback_allowed_ips=["192.0.2.0/24"])]
+    SubmitResultRepository(database).add_batch([submit_result(2, supplier="aliyun-far")])
+    settings = settings_for(str(database.url), suppliers=suppliers)
+    async with gateway(settings, bus, database, clock) as (client, _):
+        spoofed = await client.post(
+            "/v1/callbacks/aliyun-far",
+            content=orjson.dumps([aliyun_report("biz-2")]),
+            headers={"X-Forwarded-For": "192.0.2.7", "X-Real-IP": "192.0.2.7"},
+        )
+
+    assert (spoofed.status_code, spoofed.json()["code"]) == (400, 400)
+    assert await published(bus) == []
+
+
 def twilio_form(sid: str) -> dict[str, str]:
     return {"MessageSid": sid, "MessageStatus": "undelivered", "To": "+14155550100"}
 
