@@ -2,11 +2,21 @@
 
 Under the degradation level `sample` only a weighted sample of marketing receipts is published
 (sampling.py); the rest are counted. Every receipt is counted by carrier and status either way.
+
+A batch goes out under a message id made of its reports' identities (supplier, message,
+status), so the bus drops the same reports published again within its dedup window: a push the
+supplier retries because the bus's answer was lost (we said retry later, yet the bus held it),
+or held reports published again because settling them failed. The replay memory (replays.py)
+answers the replays it knows; this covers those it could not learn of.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
+
+import orjson
 
 from sendtier.receipts.metrics import GatewayMetrics
 from sendtier.receipts.sampling import ReceiptSampler
@@ -14,6 +24,13 @@ from smsplatform.bus import RECEIPTS, Bus
 from smsplatform.contracts import Receipt, encode_batch
 
 log = logging.getLogger(__name__)
+
+
+def receipts_msg_id(receipts: Sequence[Receipt]) -> str:
+    """The bus message id of a batch: the same reports, in any order, get the same id."""
+    identities = sorted((r.supplier, r.message_id, r.status) for r in receipts)
+    digest = hashlib.blake2b(orjson.dumps(identities), digest_size=16).hexdigest()
+    return f"{RECEIPTS}:{digest}"
 
 
 class ReceiptPublisher:
@@ -29,7 +46,11 @@ class ReceiptPublisher:
         sampled = self._sampler.apply(receipts)
         try:
             if sampled.publish:
-                await self._bus.publish(RECEIPTS, encode_batch(sampled.publish))
+                await self._bus.publish(
+                    RECEIPTS,
+                    encode_batch(sampled.publish),
+                    msg_id=receipts_msg_id(sampled.publish),
+                )
         except Exception as exc:
             self._metrics.publish_failures.inc()
             log.error(
