@@ -27,11 +27,11 @@ from gateway_helpers import (
     submit_result,
 )
 
-from controlplane.bus import RECEIPTS, Bus, JetStreamBus, MemoryBus, PublishFailed
-from controlplane.clock import ManualClock
-from controlplane.storage import Database, SubmitResultRepository
 from sendtier.receipts import ReceiptGatewayService
-from sendtier.suppliers.registry import make_callback_reader
+from sendtier.storage import Database, SubmitResultRepository
+from smsplatform.bus import RECEIPTS, Bus, JetStreamBus, MemoryBus, PublishFailed
+from smsplatform.clock import ManualClock
+from suppliers.registry import make_callback_reader
 
 
 class LostAnswers:
